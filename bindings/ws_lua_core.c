@@ -1,0 +1,302 @@
+/*
+** ws_lua_core.c - the Lua module `workstream.core`: the C half of the Lua API.
+**
+** The pure-Lua module (lua/workstream/init.lua) validates and builds plans;
+** this module checks requests against plugin types, runs plans on a libuv
+** loop of their own, and returns results as plain tables.
+**
+**   core.check_request(plugin, req)  -> req' | nil, msg     [-2, +1|2, m]
+**   core.plugin_info(name)           -> info | nil          [-1, +1, m]
+**   core.plugins()                   -> { info... }         [-0, +1, m]
+**   core.run(plan, opts)             -> result              [-2, +1, e]
+**   core.stop(force)                 -> boolean             [-1, +1, -]
+**   core.uuid7()                     -> string              [-0, +1, m]
+*/
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "builtins.h"
+#include "ws_lua.h"
+
+#define REGISTRY_KEY "workstream.registry"
+#define CURRENT_RUN_KEY "workstream.current_run"
+
+/* ----------------------------------------------------------------- registry */
+
+typedef struct registry_box {
+  ws_registry_t *r;
+} registry_box_t;
+
+static int registry_gc(lua_State *L) {
+  registry_box_t *box = lua_touserdata(L, 1);
+  ws_registry_free(box->r);
+  box->r = NULL;
+  return 0;
+}
+
+ws_registry_t *ws_lua_registry(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY) == LUA_TUSERDATA) {
+    registry_box_t *box = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return box->r;
+  }
+  lua_pop(L, 1);
+  registry_box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->r = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, registry_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  box->r = ws_registry_new();
+  char err[512];
+  if (ws_builtins_register(box->r, err, sizeof err)) {
+    lua_pop(L, 1);
+    luaL_error(L, "cannot register the built-in plugins: %s", err);
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
+  return box->r;
+}
+
+static const ws_plugin_def_t *find_plugin(lua_State *L, const char *name) {
+  return ws_registry_find(ws_lua_registry(L), name);
+}
+
+static void push_plugin_info(lua_State *L, const ws_plugin_def_t *def) {
+  char buf[2048];
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, def->name);
+  lua_setfield(L, -2, "name");
+  if (def->descr) {
+    lua_pushstring(L, def->descr);
+    lua_setfield(L, -2, "descr");
+  }
+  lua_pushboolean(L, def->is_check);
+  lua_setfield(L, -2, "is_check");
+  lua_pushstring(L, ws_type_describe(def->request, buf, sizeof buf));
+  lua_setfield(L, -2, "request");
+  lua_pushstring(L, ws_type_describe(def->response, buf, sizeof buf));
+  lua_setfield(L, -2, "response");
+}
+
+/* ------------------------------------------------------------ the functions */
+
+static int l_check_request(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  const ws_plugin_def_t *def = find_plugin(L, name);
+  if (!def) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "unknown plugin \"%s\" (wsrun plugins lists the registered ones)", name);
+    return 2;
+  }
+  char err[1024];
+  json_t *req = ws_lua_tojson(L, 2, "req", err, sizeof err);
+  if (!req && !lua_isnoneornil(L, 2)) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  if (!req) req = json_object();
+  if (ws_request_check(def, &req, "req", err, sizeof err)) {
+    json_decref(req);
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    return 2;
+  }
+  ws_lua_pushjson(L, req);
+  json_decref(req);
+  return 1;
+}
+
+static int l_plugin_info(lua_State *L) {
+  const ws_plugin_def_t *def = find_plugin(L, luaL_checkstring(L, 1));
+  if (!def) return lua_pushnil(L), 1;
+  push_plugin_info(L, def);
+  return 1;
+}
+
+static int l_plugins(lua_State *L) {
+  ws_registry_t *r = ws_lua_registry(L);
+  size_t n = ws_registry_count(r);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_plugin_info(L, ws_registry_at(r, i));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static int l_uuid7(lua_State *L) {
+  char id[WS_UUID_STRLEN + 1];
+  ws_uuid7(id);
+  lua_pushstring(L, id);
+  return 1;
+}
+
+/* ---------------------------------------------------------------------- run */
+
+typedef struct lua_run {
+  lua_State *L;
+  ws_run_t *run;
+  int on_event;      /* registry ref, or LUA_NOREF */
+  char *event_error; /* the first error raised by on_event */
+  bool use_signals;
+  int signals_seen;
+  uv_signal_t sig[2];
+} lua_run_t;
+
+/* Calls on_event with the event table on top of the stack (popped). */
+static void deliver(lua_run_t *lr) {
+  lua_State *L = lr->L;
+  if (lr->on_event == LUA_NOREF || lr->event_error) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lr->on_event);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    const char *msg = lua_tostring(L, -1);
+    lr->event_error = strdup(msg ? msg : "(error object is not a string)");
+    lua_pop(L, 1);
+  }
+}
+
+static void on_event(const ws_event_t *ev, void *ud) {
+  lua_run_t *lr = ud;
+  if (lr->on_event == LUA_NOREF) return;
+  ws_lua_pushevent(lr->L, ev);
+  deliver(lr);
+}
+
+/* First SIGINT/SIGTERM: graceful stop. Second: cancel running actions. */
+static void on_signal(uv_signal_t *h, int signum) {
+  lua_run_t *lr = h->data;
+  bool force = ++lr->signals_seen > 1;
+  if (lr->on_event != LUA_NOREF) {
+    lua_State *L = lr->L;
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, "stop");
+    lua_setfield(L, -2, "type");
+    lua_pushboolean(L, force);
+    lua_setfield(L, -2, "force");
+    lua_pushstring(L, signum == SIGINT ? "SIGINT" : "SIGTERM");
+    lua_setfield(L, -2, "signal");
+    deliver(lr);
+  }
+  ws_run_stop(lr->run, force);
+}
+
+static void run_done(ws_run_t *run, void *ud) {
+  lua_run_t *lr = ud;
+  (void)run;
+  if (lr->use_signals)
+    for (int i = 0; i < 2; i++) uv_signal_stop(&lr->sig[i]);
+}
+
+static void close_noop(uv_handle_t *h) { (void)h; }
+
+static int l_run(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  bool has_opts = !lua_isnoneornil(L, 2);
+  if (has_opts) luaL_checktype(L, 2, LUA_TTABLE);
+
+  lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+  bool nested = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (nested) return luaL_error(L, "a plan is already running in this Lua state; runs do not nest");
+
+  char err[2048];
+  ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
+  if (!plan) return luaL_error(L, "invalid plan: %s", err);
+  if (ws_plan_resolve(plan, ws_lua_registry(L), err, sizeof err)) {
+    ws_plan_free(plan);
+    return luaL_error(L, "invalid plan: %s", err);
+  }
+
+  lua_run_t *lr = calloc(1, sizeof *lr);
+  uv_loop_t *loop = malloc(sizeof *loop);
+  if (!lr || !loop || uv_loop_init(loop) != 0) {
+    free(lr), free(loop);
+    ws_plan_free(plan);
+    return luaL_error(L, "cannot create an event loop");
+  }
+  lr->L = L;
+  lr->on_event = LUA_NOREF;
+  if (has_opts) {
+    if (lua_getfield(L, 2, "on_event") == LUA_TFUNCTION) lr->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
+    lua_getfield(L, 2, "signals");
+    lr->use_signals = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+  }
+
+  ws_run_opts_t opts = {on_event, lr};
+  lr->run = ws_run_new(loop, plan, ws_lua_registry(L), &opts, err, sizeof err);
+  if (lr->run) {
+    lua_pushlightuserdata(L, lr);
+    lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+    if (lr->use_signals) {
+      int signums[2] = {SIGINT, SIGTERM};
+      for (int i = 0; i < 2; i++) {
+        uv_signal_init(loop, &lr->sig[i]);
+        lr->sig[i].data = lr;
+        uv_signal_start(&lr->sig[i], on_signal, signums[i]);
+      }
+    }
+    ws_run_start(lr->run, run_done);
+    uv_run(loop, UV_RUN_DEFAULT);
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+    if (lr->use_signals)
+      for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&lr->sig[i], close_noop);
+    ws_run_free(lr->run);
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
+  int closed = uv_loop_close(loop);
+  if (closed == 0) free(loop); /* else a plugin leaked a handle: leak the loop, not crash */
+  luaL_unref(L, LUA_REGISTRYINDEX, lr->on_event);
+  char *event_error = lr->event_error;
+  bool ran = lr->run != NULL;
+  free(lr);
+
+  if (!ran) {
+    ws_plan_free(plan);
+    return luaL_error(L, "%s", err);
+  }
+  if (event_error) {
+    ws_plan_free(plan);
+    lua_pushfstring(L, "on_event handler failed: %s", event_error);
+    free(event_error);
+    return lua_error(L);
+  }
+  ws_lua_pushresult(L, plan);
+  ws_plan_free(plan);
+  return 1;
+}
+
+static int l_stop(lua_State *L) {
+  bool force = lua_toboolean(L, 1);
+  lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+  lua_run_t *lr = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  lua_pushboolean(L, lr && ws_run_stop(lr->run, force) == 0);
+  return 1;
+}
+
+static const luaL_Reg functions[] = {
+    {"check_request", l_check_request},
+    {"plugin_info", l_plugin_info},
+    {"plugins", l_plugins},
+    {"run", l_run},
+    {"stop", l_stop},
+    {"uuid7", l_uuid7},
+    {NULL, NULL},
+};
+
+int luaopen_workstream_core(lua_State *L) {
+  ws_lua_registry(L);
+  luaL_newlib(L, functions);
+  lua_pushinteger(L, WS_PLUGIN_ABI);
+  lua_setfield(L, -2, "plugin_abi");
+  return 1;
+}

@@ -1,0 +1,285 @@
+/*
+** workstream/engine.h - the plan model, the plugin registry and runs.
+**
+** The engine knows nothing of Lua. A host (the Lua binding, a C test) builds a
+** plan with the constructors below, starts a run on a libuv loop, observes its
+** events and reads the resulting states from the same objects.
+**
+** Ownership: a plan owns everything below it. Strings passed to constructors
+** are copied; json_t values passed in are stolen. ws_plan_free releases the
+** whole tree. A run borrows its plan and registry; both must outlive it.
+*/
+#ifndef WORKSTREAM_ENGINE_H
+#define WORKSTREAM_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+#include <jansson.h>
+#include "workstream/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ model */
+
+typedef enum ws_status {
+  WS_NOT_STARTED = 0,
+  WS_RUNNING,
+  WS_COMPLETED,
+  WS_FAILED,
+  WS_STOPPED
+} ws_status_t;
+
+typedef enum ws_reason {
+  WS_REASON_NONE = 0,
+  WS_REASON_PRE_CHECK,
+  WS_REASON_CONT_CHECK,
+  WS_REASON_BLOCK,
+  WS_REASON_POST_CHECK,
+  WS_REASON_DEFERRED_CHECK,
+  WS_REASON_DEFERRED_ACTION,
+  WS_REASON_STOPPED,
+  WS_REASON_EXCEED_RECOVERY
+} ws_reason_t;
+
+typedef enum ws_objtype {
+  WS_OBJ_PLAN = 1,
+  WS_OBJ_CHECKS,
+  WS_OBJ_BLOCK,
+  WS_OBJ_SEQUENCE,
+  WS_OBJ_BATCH,
+  WS_OBJ_ACTION
+} ws_objtype_t;
+
+/* The five checks slots of a plan or block, in the order they are walked. */
+typedef enum ws_checks_kind {
+  WS_CHECKS_BYPASS = 0,
+  WS_CHECKS_PRE,
+  WS_CHECKS_CONT,
+  WS_CHECKS_POST,
+  WS_CHECKS_DEFERRED,
+  WS_CHECKS_NKINDS
+} ws_checks_kind_t;
+
+typedef enum ws_when { WS_WHEN_ON_SUCCESS = 1, WS_WHEN_ON_FAILURE, WS_WHEN_ALWAYS } ws_when_t;
+
+typedef enum ws_stop_mode { WS_STOP_SEQUENCE = 0, WS_STOP_ACTION } ws_stop_mode_t;
+
+#define WS_UUID_STRLEN 36
+
+typedef struct ws_state {
+  ws_status_t status;
+  double started; /* epoch seconds on the run's clock; 0 = not yet */
+  double ended;
+} ws_state_t;
+
+/* Common head of every object; the `type` says which struct it starts. */
+typedef struct ws_node ws_node_t;
+struct ws_node {
+  ws_objtype_t type;
+  char id[WS_UUID_STRLEN + 1]; /* UUIDv7, assigned on creation */
+  char *name;                  /* NULL for checks */
+  char *descr;                 /* may be NULL */
+  char *key;                   /* may be NULL; unique in a plan */
+  ws_node_t *parent;
+  ws_state_t state;
+};
+
+/* A plugin's error, as recorded: the plugin's own message. */
+typedef struct ws_error {
+  char *msg;
+  char *code; /* may be NULL */
+  bool permanent;
+} ws_error_t;
+
+typedef struct ws_attempt {
+  json_t *resp;    /* on success (owned) */
+  ws_error_t *err; /* on failure (owned) */
+  double started, ended;
+  bool timed_out;
+} ws_attempt_t;
+
+typedef struct ws_action {
+  ws_node_t node;
+  char *plugin_name;
+  const ws_plugin_def_t *plugin; /* resolved by ws_plan_resolve */
+  json_t *req;                   /* owned, type-checked */
+  double timeout;                /* seconds per attempt, > 0 */
+  int retries;                   /* extra attempts, >= 0 */
+  bool has_retry;                /* retry overrides the plugin's policy */
+  ws_retry_policy_t retry;
+  ws_attempt_t *attempts;
+  size_t nattempts;
+  json_t *resp;    /* the successful response (borrowed from the last attempt) */
+  ws_error_t *err; /* the last error when failed (borrowed from the last attempt) */
+} ws_action_t;
+
+typedef struct ws_checks {
+  ws_node_t node;
+  ws_checks_kind_t kind;
+  double delay; /* cont checks: seconds between runs */
+  ws_action_t **actions;
+  size_t nactions;
+} ws_checks_t;
+
+typedef struct ws_sequence {
+  ws_node_t node; /* WS_OBJ_SEQUENCE or WS_OBJ_BATCH */
+  ws_action_t **actions;
+  size_t nactions;
+  /* batches only */
+  ws_when_t when;
+  bool fail_plan;
+} ws_sequence_t;
+
+typedef ws_sequence_t ws_batch_t;
+
+/* tolerated_failures: a count, -1 for unlimited, or a percentage of sequences. */
+typedef struct ws_budget {
+  int64_t count;
+  bool percent;
+} ws_budget_t;
+
+typedef struct ws_block {
+  ws_node_t node;
+  ws_checks_t *checks[WS_CHECKS_NKINDS];
+  int concurrency;
+  ws_budget_t tolerated;
+  double entrance_delay, exit_delay;
+  ws_stop_mode_t stop;
+  ws_sequence_t **sequences;
+  size_t nsequences;
+} ws_block_t;
+
+typedef struct ws_plan {
+  ws_node_t node;
+  char *group;
+  json_t *meta; /* owned, opaque */
+  ws_checks_t *checks[WS_CHECKS_NKINDS];
+  ws_block_t **blocks;
+  size_t nblocks;
+  ws_batch_t **batches; /* deferred actions */
+  size_t nbatches;
+  ws_reason_t reason;
+} ws_plan_t;
+
+/* Constructors. Each returns NULL only when out of memory. */
+ws_plan_t *ws_plan_new(const char *name, const char *descr);
+ws_block_t *ws_block_new(const char *name, const char *descr);
+ws_sequence_t *ws_sequence_new(const char *name, const char *descr);
+ws_batch_t *ws_batch_new(const char *name, const char *descr, ws_when_t when, bool fail_plan);
+ws_checks_t *ws_checks_new(ws_checks_kind_t kind, double delay);
+/* req is stolen (NULL means an empty object). */
+ws_action_t *ws_action_new(const char *name, const char *descr, const char *plugin,
+                           json_t *req);
+
+/* Adders: the parent takes ownership of the child. They return 0 (the engine
+** aborts when out of memory). A slot setter replaces (and frees) what was there. */
+int ws_plan_add_block(ws_plan_t *p, ws_block_t *b);
+int ws_plan_add_batch(ws_plan_t *p, ws_batch_t *b);
+void ws_plan_set_checks(ws_plan_t *p, ws_checks_t *c);   /* slot = c->kind */
+int ws_block_add_sequence(ws_block_t *b, ws_sequence_t *s);
+void ws_block_set_checks(ws_block_t *b, ws_checks_t *c); /* slot = c->kind */
+int ws_sequence_add_action(ws_sequence_t *s, ws_action_t *a);
+int ws_checks_add_action(ws_checks_t *c, ws_action_t *a);
+int ws_node_set_key(ws_node_t *n, const char *key);
+
+void ws_plan_free(ws_plan_t *p);
+
+/* Walks every object in the documented order (plan, its checks, blocks with
+** their checks and sequences, deferred batches), parents before children.
+** Stops early and returns fn's value when fn returns nonzero. */
+typedef int (*ws_walk_fn)(ws_node_t *n, void *ud);
+int ws_plan_walk(ws_plan_t *p, ws_walk_fn fn, void *ud);
+
+/* "block/sequence/action" by names; checks appear as "pre_checks" etc.
+** Writes at most len bytes; returns buf. */
+char *ws_node_path(const ws_node_t *n, char *buf, size_t len);
+
+const char *ws_status_name(ws_status_t s);
+const char *ws_reason_name(ws_reason_t r);
+const char *ws_objtype_name(ws_objtype_t t);
+const char *ws_checks_kind_name(ws_checks_kind_t k); /* "bypass", "pre", ... */
+
+/* Writes a new UUIDv7 (36 chars + NUL). Monotonic within a process. */
+void ws_uuid7(char out[WS_UUID_STRLEN + 1]);
+
+/* --------------------------------------------------------------- registry */
+
+typedef struct ws_registry ws_registry_t;
+
+ws_registry_t *ws_registry_new(void);
+void ws_registry_free(ws_registry_t *r);
+/* Registers a borrowed definition (it must outlive the registry). Checks the
+** ABI, the name, the types and the retry policy, then runs init.
+** 0, or -1 with a message in err. */
+int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen);
+const ws_plugin_def_t *ws_registry_find(const ws_registry_t *r, const char *name);
+size_t ws_registry_count(const ws_registry_t *r);
+const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i); /* by name order */
+
+/* Type-checks and validates a request for a plugin, in place (defaults are
+** filled). root names the path prefix ("req"). 0, or -1 with a message. */
+int ws_request_check(const ws_plugin_def_t *def, json_t **req, const char *root, char *err,
+                     size_t errlen);
+
+/* Resolves every action's plugin and checks every request and the rules that
+** span the plan (check plugins only in checks, unique keys). 0, or -1 with a
+** message naming the object path. */
+int ws_plan_resolve(ws_plan_t *p, const ws_registry_t *r, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------- runs */
+
+typedef enum ws_event_kind {
+  WS_EV_STATE = 1, /* an object changed status */
+  WS_EV_ATTEMPT    /* an action attempt ended (node is the action) */
+} ws_event_kind_t;
+
+typedef struct ws_event {
+  ws_event_kind_t kind;
+  ws_node_t *node;
+  ws_status_t status;
+  double time;
+  const ws_attempt_t *attempt; /* WS_EV_ATTEMPT */
+} ws_event_t;
+
+typedef void (*ws_event_fn)(const ws_event_t *ev, void *ud);
+
+typedef struct ws_run ws_run_t;
+typedef void (*ws_run_done_fn)(ws_run_t *run, void *ud);
+
+typedef struct ws_run_opts {
+  ws_event_fn on_event; /* may be NULL */
+  void *ud;             /* passed to on_event and done */
+} ws_run_opts_t;
+
+/* Creates a run of a resolved plan (see ws_plan_resolve) on loop. A plan runs
+** once: a plan that is not entirely not_started is refused (NULL, message). */
+ws_run_t *ws_run_new(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
+                     const ws_run_opts_t *opts, char *err, size_t errlen);
+/* Starts it. done runs once, on the loop, when the plan has ended. Returns 0,
+** or a negative UV error (then done never runs). */
+int ws_run_start(ws_run_t *run, ws_run_done_fn done);
+/* Stops a run. Graceful (force false): no new sequence or action starts;
+** running actions finish, each block's stop mode applies, deferred actions
+** and deferred checks still run, the plan ends stopped. Forced: also cancels
+** the running actions and starts nothing more. 0, or UV_EINVAL when the run
+** is not in flight. */
+int ws_run_stop(ws_run_t *run, bool force);
+/* Frees a run that is not in flight (never started, or done has run). The
+** run's loop handles are closed; run the loop once more to finish closing. */
+void ws_run_free(ws_run_t *run);
+
+/* Convenience for hosts and tests: new + start + uv_run until done + free.
+** Returns 0 when the plan ran (whatever its status), -1 with a message. */
+int ws_run_plan(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
+                const ws_run_opts_t *opts, char *err, size_t errlen);
+
+double ws_run_now(const ws_run_t *run);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

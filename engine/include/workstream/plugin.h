@@ -1,0 +1,103 @@
+/*
+** workstream/plugin.h - the public interface for native (C) plugins.
+**
+** A plugin is a ws_plugin_def_t: a name, whether it is a check, its request and
+** response types (workstream/types.h), an optional retry policy, and a start
+** function that begins one attempt ("a call") on the engine's libuv loop.
+**
+** The call protocol follows libuv's rules for requests:
+**   - start(call) returning 0 means the call is in flight: the plugin must
+**     complete it exactly once, with ws_call_succeed or ws_call_fail. It may do
+**     so before start returns; the engine defers the completion to a later
+**     loop turn, so completion never re-enters the plugin.
+**   - start(call) returning a negative error (a UV_E* code) means the call
+**     never started: the plugin must not complete it.
+**   - cancel(call) asks an in-flight call to stop (timeout, forced stop). The
+**     plugin still completes the call, promptly; the engine records it as
+**     cancelled whatever it reports. A plugin without cancel cannot be
+**     interrupted, only abandoned.
+**
+** Ownership: the request is borrowed and valid until the call completes; the
+** plugin never frees it. A response passed to ws_call_succeed is stolen. The
+** call object belongs to the engine; it is invalid after completion.
+*/
+#ifndef WORKSTREAM_PLUGIN_H
+#define WORKSTREAM_PLUGIN_H
+
+#include <stdarg.h>
+#include <uv.h>
+#include <jansson.h>
+#include "workstream/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever ws_plugin_def_t or the call API changes incompatibly. */
+#define WS_PLUGIN_ABI 1
+
+typedef struct ws_call ws_call_t;
+
+/* Backoff between attempts, in seconds. jitter is a fraction: 0.5 = +/-50 %. */
+typedef struct ws_retry_policy {
+  double initial;
+  double multiplier;
+  double jitter;
+  double max;
+} ws_retry_policy_t;
+
+typedef struct ws_plugin_def ws_plugin_def_t;
+
+struct ws_plugin_def {
+  int abi;                        /* WS_PLUGIN_ABI */
+  const char *name;               /* namespaced: "acme.deploy" */
+  const char *descr;
+  int is_check;                   /* check plugins run only in checks */
+  const ws_type_t *request;       /* a WS_T_RECORD */
+  const ws_type_t *response;      /* a WS_T_RECORD */
+  const ws_retry_policy_t *retry; /* NULL: the engine's default */
+
+  /* Optional: refuse to load when the environment is unfit. 0 or -1 + err. */
+  int (*init)(const ws_plugin_def_t *def, char *err, size_t errlen);
+  /* Optional: semantic checks beyond types, on a type-checked request. */
+  int (*validate)(const json_t *req, char *err, size_t errlen);
+  /* Required: begin one attempt. See the protocol above. */
+  int (*start)(ws_call_t *call);
+  /* Optional: ask an in-flight call to stop. */
+  void (*cancel)(ws_call_t *call);
+
+  void *ud;                       /* the plugin's own, never touched by the engine */
+};
+
+/* --- for use inside start/cancel and until completion --- */
+
+uv_loop_t *ws_call_loop(const ws_call_t *call);
+const json_t *ws_call_request(const ws_call_t *call);  /* borrowed */
+const ws_plugin_def_t *ws_call_plugin(const ws_call_t *call);
+int ws_call_attempt(const ws_call_t *call);            /* 1 for the first attempt */
+double ws_call_deadline(const ws_call_t *call);        /* engine clock, epoch seconds */
+double ws_call_now(const ws_call_t *call);             /* engine clock, epoch seconds */
+const char *ws_call_action_id(const ws_call_t *call);  /* UUID text */
+const char *ws_call_plan_id(const ws_call_t *call);
+void *ws_call_data(const ws_call_t *call);             /* the plugin's per-call slot */
+void ws_call_set_data(ws_call_t *call, void *data);
+
+/* Waits `seconds` on the engine's clock, then calls cb (on the loop). Under a
+** virtual clock the wait costs no real time. One wait per call at a time
+** (a new one replaces the old); completing the call drops a pending wait.
+** A plugin that waits this way should implement cancel. Returns 0. */
+typedef void (*ws_call_wait_fn)(ws_call_t *call);
+int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb);
+
+/* Completes the call with a response (stolen; it is type-checked by the engine). */
+void ws_call_succeed(ws_call_t *call, json_t *resp);
+/* Completes the call with an error. code may be NULL. A permanent error stops retries. */
+void ws_call_fail(ws_call_t *call, int permanent, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void ws_call_failv(ws_call_t *call, int permanent, const char *code, const char *fmt,
+                   va_list ap);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

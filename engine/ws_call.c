@@ -1,0 +1,115 @@
+/*
+** ws_call.c - one attempt of one plugin: the engine side of plugin.h.
+**
+** A call completes exactly once. Its result is handed to the scheduler on a
+** later loop turn (through the run's deferred queue), after the response has
+** been checked against the plugin's response type.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include "ws_internal.h"
+
+uv_loop_t *ws_call_loop(const ws_call_t *call) { return call->run->loop; }
+const json_t *ws_call_request(const ws_call_t *call) { return call->action->req; }
+const ws_plugin_def_t *ws_call_plugin(const ws_call_t *call) { return call->def; }
+int ws_call_attempt(const ws_call_t *call) { return call->attempt; }
+double ws_call_deadline(const ws_call_t *call) { return call->deadline; }
+double ws_call_now(const ws_call_t *call) { return ws_run_now(call->run); }
+const char *ws_call_action_id(const ws_call_t *call) { return call->action->node.id; }
+const char *ws_call_plan_id(const ws_call_t *call) { return call->run->plan->node.id; }
+void *ws_call_data(const ws_call_t *call) { return call->data; }
+void ws_call_set_data(ws_call_t *call, void *data) { call->data = data; }
+
+static void call_finish(ws__work_t *w) {
+  ws_call_t *call = (ws_call_t *)w; /* work is the first member */
+  if (call->resp) {
+    char why[512];
+    if (ws_type_check(call->def->response, &call->resp, "resp", why, sizeof why)) {
+      json_decref(call->resp);
+      call->resp = NULL;
+      call->err = ws__error_new(true, "bad_response", "plugin \"%s\" returned a bad response: %s",
+                                call->def->name, why);
+    }
+  }
+  call->done(call, call->done_ud);
+}
+
+/* A second completion is a plugin bug; the first result stands. The late
+** completion of an abandoned call frees it: nobody waits for it any more. */
+static bool claim_completion(ws_call_t *call) {
+  if (call->abandoned) {
+    free(call);
+    return false;
+  }
+  ws__timer_stop(call->run, &call->wait);
+  if (call->completed) {
+    fprintf(stderr, "workstream: plugin \"%s\" completed a call twice; ignoring the second\n",
+            call->def->name);
+    return false;
+  }
+  call->completed = true;
+  return true;
+}
+
+void ws_call_succeed(ws_call_t *call, json_t *resp) {
+  if (!claim_completion(call)) {
+    json_decref(resp);
+    return;
+  }
+  call->resp = resp ? resp : json_object();
+  ws__defer(call->run, &call->work, call_finish);
+}
+
+void ws_call_failv(ws_call_t *call, int permanent, const char *code, const char *fmt,
+                   va_list ap) {
+  if (!claim_completion(call)) return;
+  call->err = ws__error_newv(permanent != 0, code, fmt, ap);
+  ws__defer(call->run, &call->work, call_finish);
+}
+
+void ws_call_fail(ws_call_t *call, int permanent, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ws_call_failv(call, permanent, code, fmt, ap);
+  va_end(ap);
+}
+
+ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, double deadline,
+                          ws__call_done_fn done, void *ud) {
+  ws_call_t *call = ws__calloc(1, sizeof *call);
+  call->run = run;
+  call->action = action;
+  call->def = action->plugin;
+  call->attempt = attempt;
+  call->deadline = deadline;
+  call->done = done;
+  call->done_ud = ud;
+  int rc = call->def->start(call);
+  if (rc < 0 && !call->completed)
+    ws_call_fail(call, 0, uv_err_name(rc), "plugin \"%s\" could not start: %s", call->def->name,
+                 uv_strerror(rc));
+  return call;
+}
+
+static void wait_over(ws__timer_t *t) {
+  ws_call_t *call = (ws_call_t *)(void *)((char *)t - offsetof(ws_call_t, wait));
+  call->wait_cb(call);
+}
+
+int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb) {
+  call->wait_cb = cb;
+  ws__timer_start(call->run, &call->wait, seconds, wait_over);
+  return 0;
+}
+
+void ws__call_cancel(ws_call_t *call) {
+  if (call->completed || call->cancelled) return;
+  call->cancelled = true;
+  if (call->def->cancel) call->def->cancel(call);
+}
+
+void ws__call_free(ws_call_t *call) {
+  json_decref(call->resp);
+  ws__error_free(call->err);
+  free(call);
+}

@@ -1,0 +1,141 @@
+/*
+** ws_internal.h - what the engine's files share and nobody else sees.
+*/
+#ifndef WS_INTERNAL_H
+#define WS_INTERNAL_H
+
+#include <stdarg.h>
+#include "workstream/engine.h"
+
+#define WS__UNUSED(x) ((void)(x))
+
+/* ------------------------------------------------------------- memory */
+
+void *ws__malloc(size_t n);           /* aborts when out of memory */
+void *ws__calloc(size_t n, size_t m); /* aborts when out of memory */
+void *ws__realloc(void *p, size_t n); /* aborts when out of memory */
+char *ws__strdup(const char *s);      /* NULL stays NULL */
+char *ws__vasprintf(const char *fmt, va_list ap);
+char *ws__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Appends p to a growable array of pointers. */
+void ws__push(void ***arr, size_t *n, void *p);
+
+ws_error_t *ws__error_new(bool permanent, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+ws_error_t *ws__error_newv(bool permanent, const char *code, const char *fmt, va_list ap);
+void ws__error_free(ws_error_t *e);
+
+/* ------------------------------------------------------ deferred work */
+
+/* A unit of work queued on the run and executed on a later loop turn, in FIFO
+** order. Completions go through here so that they never re-enter their
+** caller and a chain of instant completions never deepens the C stack. */
+typedef struct ws__work ws__work_t;
+typedef void (*ws__work_fn)(ws__work_t *w);
+struct ws__work {
+  ws__work_t *next;
+  ws__work_fn fn;
+};
+
+void ws__defer(ws_run_t *run, ws__work_t *w, ws__work_fn fn);
+
+/* -------------------------------------------------------------- timers */
+
+/* Engine timers run on the run's clock. They are plain structs owned by the
+** caller (no libuv handle each): the run keeps them in one min-heap and arms
+** a single uv_timer_t for the earliest, which is also what lets a virtual
+** clock jump straight to the next due time. */
+typedef struct ws__timer ws__timer_t;
+typedef void (*ws__timer_fn)(ws__timer_t *t);
+struct ws__timer {
+  ws__timer_fn fn;
+  double due;      /* run clock */
+  uint64_t seq;    /* FIFO order among equal due times */
+  size_t heap_idx; /* position + 1 in the heap, 0 when inactive */
+};
+
+/* Arms t to fire once after `seconds` (>= 0). Re-arming an active timer moves it. */
+void ws__timer_start(ws_run_t *run, ws__timer_t *t, double seconds, ws__timer_fn fn);
+void ws__timer_stop(ws_run_t *run, ws__timer_t *t); /* no-op when inactive */
+static inline bool ws__timer_active(const ws__timer_t *t) { return t->heap_idx != 0; }
+
+/* --------------------------------------------------------------- calls */
+
+typedef void (*ws__call_done_fn)(ws_call_t *call, void *ud);
+
+struct ws_call {
+  ws__work_t work;
+  ws_run_t *run;
+  ws_action_t *action;
+  const ws_plugin_def_t *def;
+  int attempt;
+  double deadline;
+  void *data;              /* the plugin's */
+  bool completed;          /* ws_call_succeed/fail has run */
+  bool cancelled;          /* the engine asked it to stop */
+  bool abandoned;          /* the engine moved on: the late result is dropped */
+  json_t *resp;            /* result, owned until taken */
+  ws_error_t *err;         /* result, owned until taken */
+  ws__call_done_fn done;
+  void *done_ud;
+  ws__timer_t wait;        /* ws_call_sleep */
+  ws_call_wait_fn wait_cb;
+};
+
+/* Starts one attempt of action's plugin. done runs on a later loop turn with
+** the result in call->resp / call->err (after the response type check); it
+** takes what it keeps from them, then calls ws__call_free. Never fails: a
+** plugin that refuses to start yields a failed result the same way. */
+ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, double deadline,
+                          ws__call_done_fn done, void *ud);
+/* Asks the plugin to stop; the result still arrives through done. */
+void ws__call_cancel(ws_call_t *call);
+void ws__call_free(ws_call_t *call);
+
+/* ---------------------------------------------------------------- runs */
+
+struct ws__plan_run;
+
+struct ws_run {
+  uv_loop_t *loop;
+  ws_plan_t *plan;
+  const ws_registry_t *reg;
+  ws_run_opts_t opts;
+  ws_run_done_fn done;
+  bool started, finished;
+
+  /* deferred work */
+  ws__work_t *work_head, *work_tail;
+  uv_idle_t idle;
+  ws__work_t finish_work;
+
+  /* clock: wall time at start, then monotonic offsets (no jumps backwards) */
+  double epoch0;
+  uint64_t hrtime0;
+
+  /* timers */
+  ws__timer_t **heap;
+  size_t heap_len, heap_cap;
+  uint64_t timer_seq;
+  uv_timer_t uv_timer;
+
+  int handles_open; /* libuv handles still to close before free */
+  bool free_pending;
+
+  struct ws__plan_run *pr; /* the scheduler's state */
+};
+
+/* Sets n's status, stamps started/ended and emits the state event. */
+void ws__set_status(ws_run_t *run, ws_node_t *n, ws_status_t st);
+void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attempt_t *att);
+/* Called by the scheduler when the plan has ended: fires done on a later turn. */
+void ws__run_finished(ws_run_t *run);
+
+/* The scheduler (ws_sched.c). */
+void ws__sched_start(ws_run_t *run);
+void ws__sched_free(ws_run_t *run);
+
+/* The default backoff policy: 100 ms, x2, +/-50 %, 60 s max. */
+extern const ws_retry_policy_t ws__default_retry;
+
+#endif

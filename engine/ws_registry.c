@@ -1,0 +1,209 @@
+/*
+** ws_registry.c - registered plugins, and plan resolution against them.
+**
+** A registry holds tens of plugins, looked up once per action when a plan is
+** resolved; a sorted array with binary search is all it needs.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ws_internal.h"
+
+struct ws_registry {
+  const ws_plugin_def_t **defs; /* sorted by name */
+  size_t n;
+};
+
+ws_registry_t *ws_registry_new(void) { return ws__calloc(1, sizeof(ws_registry_t)); }
+
+void ws_registry_free(ws_registry_t *r) {
+  if (!r) return;
+  free(r->defs);
+  free(r);
+}
+
+static bool valid_name(const char *name) {
+  if (!name || !*name) return false;
+  for (const char *p = name; *p; p++)
+    if (!(*p == '.' || *p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
+          (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+      return false;
+  return name[0] != '.' && name[strlen(name) - 1] != '.';
+}
+
+static int policy_check(const ws_retry_policy_t *p, char *err, size_t errlen) {
+  if (!(p->initial > 0)) return snprintf(err, errlen, "retry.initial must be > 0"), -1;
+  if (!(p->multiplier >= 1)) return snprintf(err, errlen, "retry.multiplier must be >= 1"), -1;
+  if (!(p->jitter >= 0 && p->jitter <= 1))
+    return snprintf(err, errlen, "retry.jitter must be within [0, 1]"), -1;
+  if (!(p->max >= p->initial)) return snprintf(err, errlen, "retry.max must be >= initial"), -1;
+  return 0;
+}
+
+static size_t lower_bound(const ws_registry_t *r, const char *name) {
+  size_t lo = 0, hi = r->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(r->defs[mid]->name, name) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen) {
+  char why[256];
+  if (def->abi != WS_PLUGIN_ABI) {
+    snprintf(err, errlen, "plugin \"%s\" was built for plugin ABI %d, this engine has %d",
+             def->name ? def->name : "?", def->abi, WS_PLUGIN_ABI);
+    return -1;
+  }
+  if (!valid_name(def->name)) {
+    snprintf(err, errlen, "invalid plugin name \"%s\" (letters, digits, '.', '_', '-')",
+             def->name ? def->name : "");
+    return -1;
+  }
+  if (!def->start) {
+    snprintf(err, errlen, "plugin \"%s\" has no start function", def->name);
+    return -1;
+  }
+  if (!def->request || def->request->kind != WS_T_RECORD || !def->response ||
+      def->response->kind != WS_T_RECORD) {
+    snprintf(err, errlen, "plugin \"%s\": request and response types must be records",
+             def->name);
+    return -1;
+  }
+  if (def->retry && policy_check(def->retry, why, sizeof why)) {
+    snprintf(err, errlen, "plugin \"%s\": %s", def->name, why);
+    return -1;
+  }
+  size_t at = lower_bound(r, def->name);
+  if (at < r->n && strcmp(r->defs[at]->name, def->name) == 0) {
+    snprintf(err, errlen, "plugin \"%s\" is already registered", def->name);
+    return -1;
+  }
+  if (def->init && def->init(def, why, sizeof why)) {
+    snprintf(err, errlen, "plugin \"%s\" refused to load: %s", def->name, why);
+    return -1;
+  }
+  r->defs = ws__realloc(r->defs, (r->n + 1) * sizeof *r->defs);
+  memmove(r->defs + at + 1, r->defs + at, (r->n - at) * sizeof *r->defs);
+  r->defs[at] = def;
+  r->n++;
+  return 0;
+}
+
+const ws_plugin_def_t *ws_registry_find(const ws_registry_t *r, const char *name) {
+  size_t at = lower_bound(r, name);
+  return at < r->n && strcmp(r->defs[at]->name, name) == 0 ? r->defs[at] : NULL;
+}
+
+size_t ws_registry_count(const ws_registry_t *r) { return r->n; }
+
+const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i) {
+  return i < r->n ? r->defs[i] : NULL;
+}
+
+int ws_request_check(const ws_plugin_def_t *def, json_t **req, const char *root, char *err,
+                     size_t errlen) {
+  if (ws_type_check(def->request, req, root, err, errlen)) return -1;
+  if (def->validate) {
+    char why[512];
+    why[0] = '\0';
+    if (def->validate(*req, why, sizeof why)) {
+      snprintf(err, errlen, "%s", why[0] ? why : "request rejected by the plugin");
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------- resolving */
+
+typedef struct resolver {
+  const ws_registry_t *reg;
+  json_t *keys; /* key -> path of its first owner; jansson's hash table */
+  char *err;
+  size_t errlen;
+} resolver_t;
+
+static int resolve_node(ws_node_t *n, void *ud) {
+  resolver_t *rs = ud;
+  char path[512];
+  ws_node_path(n, path, sizeof path);
+  const char *where = n->type == WS_OBJ_PLAN ? "plan" : path;
+
+  if (n->key) {
+    json_t *owner = json_object_get(rs->keys, n->key);
+    if (owner) {
+      snprintf(rs->err, rs->errlen, "%s: key \"%s\" is already used by %s", where, n->key,
+               json_string_value(owner));
+      return -1;
+    }
+    json_object_set_new(rs->keys, n->key, json_string(n->type == WS_OBJ_PLAN ? "plan" : path));
+  }
+  if (n->type == WS_OBJ_SEQUENCE || n->type == WS_OBJ_BATCH || n->type == WS_OBJ_CHECKS) {
+    size_t count = n->type == WS_OBJ_CHECKS ? ((ws_checks_t *)n)->nactions
+                                            : ((ws_sequence_t *)n)->nactions;
+    if (count == 0) return snprintf(rs->err, rs->errlen, "%s: has no actions", where), -1;
+  }
+  if (n->type != WS_OBJ_ACTION) return 0;
+
+  ws_action_t *a = (ws_action_t *)n;
+  const ws_plugin_def_t *def = ws_registry_find(rs->reg, a->plugin_name);
+  if (!def) {
+    snprintf(rs->err, rs->errlen, "%s: unknown plugin \"%s\"", path, a->plugin_name);
+    return -1;
+  }
+  bool in_checks = n->parent && n->parent->type == WS_OBJ_CHECKS;
+  if (in_checks && !def->is_check) {
+    snprintf(rs->err, rs->errlen, "%s: plugin \"%s\" is not a check plugin; checks run only "
+             "check plugins", path, def->name);
+    return -1;
+  }
+  if (!in_checks && def->is_check) {
+    snprintf(rs->err, rs->errlen, "%s: plugin \"%s\" is a check plugin; it runs only in checks",
+             path, def->name);
+    return -1;
+  }
+  char why[512];
+  if (ws_request_check(def, &a->req, "req", why, sizeof why)) {
+    snprintf(rs->err, rs->errlen, "%s: %s", path, why);
+    return -1;
+  }
+  if (!(a->timeout > 0)) {
+    snprintf(rs->err, rs->errlen, "%s: timeout must be > 0", path);
+    return -1;
+  }
+  if (a->retries < 0) {
+    snprintf(rs->err, rs->errlen, "%s: retries must be >= 0", path);
+    return -1;
+  }
+  if (a->has_retry && policy_check(&a->retry, why, sizeof why)) {
+    snprintf(rs->err, rs->errlen, "%s: %s", path, why);
+    return -1;
+  }
+  a->plugin = def;
+  return 0;
+}
+
+static int check_structure(ws_plan_t *p, char *err, size_t errlen) {
+  char path[512];
+  if (p->nblocks == 0) return snprintf(err, errlen, "plan: has no blocks"), -1;
+  for (size_t i = 0; i < p->nblocks; i++) {
+    ws_block_t *b = p->blocks[i];
+    ws_node_path(&b->node, path, sizeof path);
+    if (b->nsequences == 0) return snprintf(err, errlen, "%s: has no sequences", path), -1;
+    if (b->concurrency < 1) return snprintf(err, errlen, "%s: concurrency must be >= 1", path), -1;
+    if (b->tolerated.count < -1 || (b->tolerated.percent && b->tolerated.count > 100))
+      return snprintf(err, errlen, "%s: invalid tolerated_failures", path), -1;
+  }
+  return 0;
+}
+
+int ws_plan_resolve(ws_plan_t *p, const ws_registry_t *r, char *err, size_t errlen) {
+  if (check_structure(p, err, errlen)) return -1;
+  resolver_t rs = {r, json_object(), err, errlen};
+  int rc = ws_plan_walk(p, resolve_node, &rs);
+  json_decref(rs.keys);
+  return rc ? -1 : 0;
+}

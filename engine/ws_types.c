@@ -1,0 +1,262 @@
+/*
+** ws_types.c - the one validator for requests and responses.
+**
+** It walks a type and a json value together, building the field path as it
+** goes ("req.tags[2]"), fills defaults and normalises the two things Lua cannot
+** express exactly (an empty table, an integral float).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "ws_internal.h"
+
+const ws_type_t ws_t_any = {WS_T_ANY, NULL, NULL, NULL, NULL};
+const ws_type_t ws_t_string = {WS_T_STRING, NULL, NULL, NULL, NULL};
+const ws_type_t ws_t_integer = {WS_T_INTEGER, NULL, NULL, NULL, NULL};
+const ws_type_t ws_t_number = {WS_T_NUMBER, NULL, NULL, NULL, NULL};
+const ws_type_t ws_t_boolean = {WS_T_BOOLEAN, NULL, NULL, NULL, NULL};
+
+typedef struct checker {
+  char path[512];
+  char *err;
+  size_t errlen;
+} checker_t;
+
+const char *ws_json_typename(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: return "table";
+  case JSON_ARRAY: return "list";
+  case JSON_STRING: return "string";
+  case JSON_INTEGER: return "integer";
+  case JSON_REAL: return "number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "boolean";
+  case JSON_NULL: return "nil";
+  }
+  return "?";
+}
+
+static int fail(checker_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(checker_t *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = snprintf(c->err, c->errlen, "%s: ", c->path);
+  if (n >= 0 && (size_t)n < c->errlen) vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int expected(checker_t *c, const ws_type_t *t, const json_t *v) {
+  char d[128];
+  return fail(c, "expected %s, got %s", ws_type_describe(t, d, sizeof d), ws_json_typename(v));
+}
+
+/* Path segments are pushed and popped by remembering the old length. */
+static size_t path_push(checker_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_push(checker_t *c, const char *fmt, ...) {
+  size_t old = strlen(c->path);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->path + old, sizeof c->path - old, fmt, ap);
+  va_end(ap);
+  return old;
+}
+
+static void path_pop(checker_t *c, size_t old) { c->path[old] = '\0'; }
+
+static int check(checker_t *c, const ws_type_t *t, json_t **slot);
+
+static int check_list(checker_t *c, const ws_type_t *t, json_t **slot) {
+  if (json_is_object(*slot) && json_object_size(*slot) == 0) {
+    json_decref(*slot); /* Lua's {} : an empty list here */
+    *slot = json_array();
+  }
+  if (!json_is_array(*slot)) return expected(c, t, *slot);
+  for (size_t i = 0; i < json_array_size(*slot); i++) {
+    json_t *e = json_incref(json_array_get(*slot, i));
+    size_t old = path_push(c, "[%zu]", i + 1);
+    int rc = check(c, t->elem, &e);
+    path_pop(c, old);
+    json_array_set_new(*slot, i, e);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int check_map(checker_t *c, const ws_type_t *t, json_t **slot) {
+  if (json_is_array(*slot) && json_array_size(*slot) == 0) {
+    json_decref(*slot);
+    *slot = json_object();
+  }
+  if (!json_is_object(*slot)) return expected(c, t, *slot);
+  const char *k;
+  json_t *v;
+  json_object_foreach(*slot, k, v) {
+    json_t *e = json_incref(v);
+    size_t old = path_push(c, "[\"%s\"]", k);
+    int rc = check(c, t->elem, &e);
+    path_pop(c, old);
+    json_object_set_new(*slot, k, e);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static const ws_field_t *find_field(const ws_type_t *t, const char *name) {
+  for (const ws_field_t *f = t->fields; f && f->name; f++)
+    if (strcmp(f->name, name) == 0) return f;
+  return NULL;
+}
+
+static int check_record(checker_t *c, const ws_type_t *t, json_t **slot) {
+  if (json_is_array(*slot) && json_array_size(*slot) == 0) {
+    json_decref(*slot);
+    *slot = json_object();
+  }
+  if (!json_is_object(*slot)) return expected(c, t, *slot);
+  const char *k;
+  json_t *v;
+  json_object_foreach(*slot, k, v) {
+    if (!find_field(t, k)) {
+      char names[256] = "";
+      size_t used = 0;
+      for (const ws_field_t *f = t->fields; f && f->name && used < sizeof names; f++) {
+        int n = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", f->name);
+        if (n > 0) used += (size_t)n;
+      }
+      return fail(c, "unknown field \"%s\" (fields: %s)", k, names);
+    }
+  }
+  for (const ws_field_t *f = t->fields; f && f->name; f++) {
+    size_t old = path_push(c, "%s%s", c->path[0] ? "." : "", f->name);
+    json_t *e = json_object_get(*slot, f->name);
+    int rc;
+    if (e) {
+      json_incref(e);
+      rc = check(c, f->type, &e);
+      json_object_set_new(*slot, f->name, e);
+    } else {
+      e = NULL;
+      rc = check(c, f->type, &e); /* absent: optional and default decide */
+      if (!rc && e) json_object_set_new(*slot, f->name, e);
+    }
+    path_pop(c, old);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int check_enum(checker_t *c, const ws_type_t *t, json_t *v) {
+  if (json_is_string(v))
+    for (const char *const *e = t->values; e && *e; e++)
+      if (strcmp(*e, json_string_value(v)) == 0) return 0;
+  char d[256];
+  if (json_is_string(v))
+    return fail(c, "expected %s, got \"%s\"", ws_type_describe(t, d, sizeof d),
+                json_string_value(v));
+  return expected(c, t, v);
+}
+
+static int check(checker_t *c, const ws_type_t *t, json_t **slot) {
+  json_t *v = *slot;
+  if (!v) { /* an absent record field */
+    if (t->kind == WS_T_OPTIONAL) return 0;
+    if (t->kind == WS_T_DEFAULT) {
+      json_error_t je;
+      json_t *d = json_loads(t->dflt, JSON_DECODE_ANY, &je);
+      if (!d) return fail(c, "bad default in the plugin's type: %s", je.text);
+      *slot = d;
+      return check(c, t->elem, slot);
+    }
+    if (t->kind == WS_T_SECRET) return check(c, t->elem, slot);
+    return fail(c, "missing required field");
+  }
+  switch (t->kind) {
+  case WS_T_ANY: return 0;
+  case WS_T_STRING: return json_is_string(v) ? 0 : expected(c, t, v);
+  case WS_T_BOOLEAN: return json_is_boolean(v) ? 0 : expected(c, t, v);
+  case WS_T_NUMBER: return json_is_number(v) ? 0 : expected(c, t, v);
+  case WS_T_INTEGER:
+    if (json_is_integer(v)) return 0;
+    if (json_is_real(v)) {
+      double d = json_real_value(v);
+      if (isfinite(d) && d == floor(d) && fabs(d) < 9007199254740992.0) {
+        *slot = json_integer((json_int_t)d);
+        json_decref(v);
+        return 0;
+      }
+      return fail(c, "expected integer, got number %g", d);
+    }
+    return expected(c, t, v);
+  case WS_T_LIST: return check_list(c, t, slot);
+  case WS_T_MAP: return check_map(c, t, slot);
+  case WS_T_RECORD: return check_record(c, t, slot);
+  case WS_T_ENUM: return check_enum(c, t, v);
+  case WS_T_OPTIONAL:
+  case WS_T_DEFAULT:
+  case WS_T_SECRET: return check(c, t->elem, slot);
+  }
+  return fail(c, "invalid type descriptor (kind %d)", (int)t->kind);
+}
+
+int ws_type_check(const ws_type_t *t, json_t **slot, const char *root, char *err,
+                  size_t errlen) {
+  checker_t c;
+  snprintf(c.path, sizeof c.path, "%s", root ? root : "");
+  c.err = err;
+  c.errlen = errlen;
+  if (errlen) err[0] = '\0';
+  return check(&c, t, slot);
+}
+
+static size_t put(char *buf, size_t len, size_t at, const char *s) {
+  if (at < len) snprintf(buf + at, len - at, "%s", s);
+  return at + strlen(s);
+}
+
+static size_t describe(const ws_type_t *t, char *buf, size_t len, size_t at) {
+  switch (t->kind) {
+  case WS_T_ANY: return put(buf, len, at, "any");
+  case WS_T_STRING: return put(buf, len, at, "string");
+  case WS_T_INTEGER: return put(buf, len, at, "integer");
+  case WS_T_NUMBER: return put(buf, len, at, "number");
+  case WS_T_BOOLEAN: return put(buf, len, at, "boolean");
+  case WS_T_LIST:
+    at = describe(t->elem, buf, len, put(buf, len, at, "list("));
+    return put(buf, len, at, ")");
+  case WS_T_MAP:
+    at = describe(t->elem, buf, len, put(buf, len, at, "map("));
+    return put(buf, len, at, ")");
+  case WS_T_OPTIONAL:
+    at = describe(t->elem, buf, len, put(buf, len, at, "optional("));
+    return put(buf, len, at, ")");
+  case WS_T_SECRET:
+    at = describe(t->elem, buf, len, put(buf, len, at, "secret("));
+    return put(buf, len, at, ")");
+  case WS_T_DEFAULT:
+    at = describe(t->elem, buf, len, put(buf, len, at, "default("));
+    at = put(buf, len, put(buf, len, at, ", "), t->dflt ? t->dflt : "?");
+    return put(buf, len, at, ")");
+  case WS_T_ENUM:
+    at = put(buf, len, at, "enum{");
+    for (const char *const *e = t->values; e && *e; e++) {
+      if (e != t->values) at = put(buf, len, at, ", ");
+      at = put(buf, len, put(buf, len, put(buf, len, at, "\""), *e), "\"");
+    }
+    return put(buf, len, at, "}");
+  case WS_T_RECORD:
+    at = put(buf, len, at, "record{");
+    for (const ws_field_t *f = t->fields; f && f->name; f++) {
+      if (f != t->fields) at = put(buf, len, at, ", ");
+      at = describe(f->type, buf, len, put(buf, len, put(buf, len, at, f->name), " = "));
+    }
+    return put(buf, len, at, "}");
+  }
+  return put(buf, len, at, "?");
+}
+
+char *ws_type_describe(const ws_type_t *t, char *buf, size_t len) {
+  if (len) buf[0] = '\0';
+  describe(t, buf, len, 0);
+  return buf;
+}

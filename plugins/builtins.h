@@ -1,0 +1,29 @@
+/*
+** plugins/builtins.h - the native plugins that ship with Workstream.
+**
+** Hosts (the Lua binding, wsrun, C tests) call ws_builtins_register once on a
+** fresh registry; the definitions are static data that outlive any registry.
+*/
+#ifndef WORKSTREAM_BUILTINS_H
+#define WORKSTREAM_BUILTINS_H
+
+#include <stddef.h>
+#include "workstream/engine.h"
+#include "workstream/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Registers every built-in plugin in r (via ws_registry_add).
+** Returns 0, or -1 with a message in err (the first plugin that was refused). */
+int ws_builtins_register(ws_registry_t *r, char *err, size_t errlen);
+
+/* "ws.exec": runs a command (argv, env, cwd, stdin, accepted exit codes) on the
+** loop and returns its exit status and its size-capped stdout and stderr. */
+extern const ws_plugin_def_t ws_plugin_exec;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what Workstream needs from Debian 12 packages (nothing is vendored).
+# Safe to run again: apt-get only installs what is missing. Needs root (or sudo).
+set -eu
+
+PACKAGES="build-essential cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev \
+libjansson-dev libsqlite3-dev libcmocka-dev lua-busted"
+
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing" >&2
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,90 @@
+#!/bin/sh
+# End-to-end tests of the real wsrun binary on plan files in tests/plans.
+# usage: WSRUN=/path/to/wsrun sh cli_test.sh CASE   (run from tests/)
+set -u
+: "${WSRUN:?set WSRUN to the wsrun binary}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+fail() { echo "FAIL: $*"; echo "--- stdout"; cat "$tmp/out"; echo "--- stderr"; cat "$tmp/err"; exit 1; }
+run() { "$WSRUN" "$@" >"$tmp/out" 2>"$tmp/err"; code=$?; }
+expect_code() { [ "$code" -eq "$1" ] || fail "exit code $code, expected $1"; }
+expect_out() { grep -qF -- "$1" "$tmp/out" || fail "stdout lacks: $1"; }
+expect_err() { grep -qF -- "$1" "$tmp/err" || fail "stderr lacks: $1"; }
+expect_err_re() { grep -qE -- "$1" "$tmp/err" || fail "stderr does not match: $1"; }
+
+case_good_plan() {
+  run plans/good.lua "$tmp"
+  expect_code 0
+  for f in first a1 a2 b1; do [ -f "$tmp/$f" ] || fail "the command for $f did not run"; done
+  expect_out 'plan "good" started'
+  expect_out "completed work/a/touch a2"
+  expect_out 'plan "good" completed'
+  expect_out "actions: 4 completed"
+}
+
+case_failing_command() {
+  run plans/failing.lua
+  expect_code 1
+  expect_out "failed    deploy/web1/restart"
+  expect_out 'plan "failing" failed (reason: block)'
+  expect_out "1 completed, 1 failed, 1 not started"
+  expect_out "failed actions (1):"
+  expect_out "  deploy/web1/restart: "
+  expect_out "unit web.service not found"
+}
+
+case_syntax_error() {
+  run plans/syntax_error.lua
+  expect_code 2
+  expect_err_re "^wsrun: plans/syntax_error.lua:4: '}' expected \(to close '\{' at line 2\) near 'blocks'"
+}
+
+case_wrong_field_type() {
+  run plans/wrong_field.lua
+  expect_code 2
+  expect_err "plans/wrong_field.lua:7: "
+  expect_err 'block "wave"'
+  expect_err "concurrency"
+}
+
+case_bad_request_type() {
+  run plans/bad_request.lua
+  expect_code 2
+  expect_err "plans/bad_request.lua:8: "
+  expect_err 'action "list files"'
+  expect_err "req.argv: expected list(string), got string"
+}
+
+case_missing_file() {
+  run plans/does_not_exist.lua
+  expect_code 2
+  expect_err "cannot open plans/does_not_exist.lua"
+}
+
+case_not_a_plan() {
+  run plans/not_a_plan.lua
+  expect_code 2
+  expect_err "plans/not_a_plan.lua returned nothing, not a plan"
+}
+
+case_args_reach_plan() {
+  run plans/args.lua "$tmp/args.txt" hello
+  expect_code 0
+  [ "$(cat "$tmp/args.txt")" = "plans/args.lua|hello|2" ] || fail "args file: $(cat "$tmp/args.txt")"
+}
+
+case_usage() {
+  run
+  expect_code 2
+  expect_err "usage: wsrun"
+  run --help
+  expect_code 0
+  expect_out "usage: wsrun"
+  run --frobnicate plans/good.lua
+  expect_code 2
+  expect_err "unknown option --frobnicate"
+}
+
+case_"${1:?usage: cli_test.sh CASE}"
+echo "ok: $1"

@@ -1,0 +1,5 @@
+local ws = require "workstream"
+return ws.plan{
+  name = "broken"
+  blocks = {},
+}
