@@ -222,15 +222,18 @@ static int l_run(lua_State *L) {
   }
   lr->L = L;
   lr->on_event = LUA_NOREF;
+  bool virtual_clock = false;
   if (has_opts) {
     if (lua_getfield(L, 2, "on_event") == LUA_TFUNCTION) lr->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
     lua_getfield(L, 2, "signals");
     lr->use_signals = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    lua_getfield(L, 2, "clock");
+    virtual_clock = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "virtual") == 0;
+    lua_pop(L, 2);
   }
 
-  ws_run_opts_t opts = {on_event, lr};
+  ws_run_opts_t opts = {on_event, lr, virtual_clock};
   lr->run = ws_run_new(loop, plan, ws_lua_registry(L), &opts, err, sizeof err);
   if (lr->run) {
     lua_pushlightuserdata(L, lr);

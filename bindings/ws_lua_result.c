@@ -202,6 +202,10 @@ void ws_lua_pushevent(lua_State *L, const ws_event_t *ev) {
       ws_lua_pusherror(L, a->err);
       lua_setfield(L, -2, "err");
     }
+    if (ev->kind == WS_EV_STATE && a->resp) {
+      ws_lua_pushjson(L, a->resp);
+      lua_setfield(L, -2, "resp");
+    }
   }
   if (ev->attempt) {
     push_attempt(L, ev->attempt);

@@ -109,9 +109,12 @@ struct ws_run {
   uv_idle_t idle;
   ws__work_t finish_work;
 
-  /* clock: wall time at start, then monotonic offsets (no jumps backwards) */
+  /* clock: wall time at start, then monotonic offsets (no jumps backwards);
+  ** a virtual clock adds only the time it skipped (vnow) */
   double epoch0;
   uint64_t hrtime0;
+  double vnow;
+  size_t real_pending; /* calls doing real work: in flight and not in ws_call_sleep */
 
   /* timers */
   ws__timer_t **heap;
@@ -130,6 +133,8 @@ void ws__set_status(ws_run_t *run, ws_node_t *n, ws_status_t st);
 void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attempt_t *att);
 /* Called by the scheduler when the plan has ended: fires done on a later turn. */
 void ws__run_finished(ws_run_t *run);
+/* Under a virtual clock: makes sure the loop checks whether it may skip ahead. */
+void ws__clock_poke(ws_run_t *run);
 
 /* The scheduler (ws_sched.c). */
 void ws__sched_start(ws_run_t *run);

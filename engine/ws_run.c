@@ -18,7 +18,23 @@ const ws_retry_policy_t ws__default_retry = {0.1, 2.0, 0.5, 60.0};
 /* ------------------------------------------------------------------ clock */
 
 double ws_run_now(const ws_run_t *run) {
+  if (run->opts.virtual_clock) return run->epoch0 + run->vnow;
   return run->epoch0 + (double)(uv_hrtime() - run->hrtime0) / 1e9;
+}
+
+static void fire_due(ws_run_t *run, double now);
+
+/* Virtual time moves only when nothing can run: no deferred work, no plugin
+** doing real work. Then it jumps to the earliest timer. */
+static bool may_skip_ahead(const ws_run_t *run) {
+  return run->opts.virtual_clock && !run->work_head && run->real_pending == 0 &&
+         run->heap_len > 0;
+}
+
+static void skip_ahead(ws_run_t *run) {
+  double due = run->heap[0]->due - run->epoch0;
+  if (due > run->vnow) run->vnow = due;
+  fire_due(run, ws_run_now(run));
 }
 
 /* ------------------------------------------------------------ deferred work */
@@ -37,7 +53,12 @@ static void idle_cb(uv_idle_t *h) {
     if (was_last) break;
     w = next;
   }
-  if (!run->work_head) uv_idle_stop(&run->idle);
+  if (may_skip_ahead(run)) skip_ahead(run);
+  if (!run->work_head && !may_skip_ahead(run)) uv_idle_stop(&run->idle);
+}
+
+void ws__clock_poke(ws_run_t *run) {
+  if (may_skip_ahead(run)) uv_idle_start(&run->idle, idle_cb);
 }
 
 void ws__defer(ws_run_t *run, ws__work_t *w, ws__work_fn fn) {
@@ -96,8 +117,13 @@ static void heap_remove(ws_run_t *run, ws__timer_t *t) {
 
 static void on_uv_timer(uv_timer_t *h);
 
-/* Points the one libuv timer at the earliest engine timer. */
+/* Points the one libuv timer at the earliest engine timer. A virtual clock
+** needs no libuv timer: the idle handle skips ahead. */
 static void rearm(ws_run_t *run) {
+  if (run->opts.virtual_clock) {
+    ws__clock_poke(run);
+    return;
+  }
   if (run->heap_len == 0) {
     uv_timer_stop(&run->uv_timer);
     return;
@@ -107,16 +133,20 @@ static void rearm(ws_run_t *run) {
   uv_timer_start(&run->uv_timer, on_uv_timer, ms, 0);
 }
 
-static void on_uv_timer(uv_timer_t *h) {
-  ws_run_t *run = h->data;
-  /* libuv counts whole milliseconds; accept what is due within one. */
-  double now = ws_run_now(run) + 0.001;
+/* Fires, in time order, every timer due by `now`. */
+static void fire_due(ws_run_t *run, double now) {
   while (run->heap_len && run->heap[0]->due <= now) {
     ws__timer_t *t = run->heap[0];
     heap_remove(run, t);
     t->fn(t); /* may start or stop timers */
   }
   rearm(run);
+}
+
+static void on_uv_timer(uv_timer_t *h) {
+  ws_run_t *run = h->data;
+  /* libuv counts whole milliseconds; accept what is due within one. */
+  fire_due(run, ws_run_now(run) + 0.001);
 }
 
 void ws__timer_start(ws_run_t *run, ws__timer_t *t, double seconds, ws__timer_fn fn) {

@@ -33,6 +33,9 @@ typedef struct ws__plan_run {
   uint64_t prng;      /* backoff jitter */
   bool stopping;      /* graceful stop requested */
   bool forced;        /* second stop: running actions are cancelled */
+  bool want_stop, want_force; /* asked for, not yet applied */
+  bool stop_queued;
+  ws__work_t stop_work;
   struct plan_runner *root;
 } plan_run_t;
 
@@ -144,6 +147,7 @@ static void abandon_call(action_run_t *ar, const char *why) {
     ws__call_free(call);
   } else {
     call->abandoned = true;
+    ar->run->real_pending--; /* nobody waits for it any more, a virtual clock included */
   }
   record_attempt(ar, NULL, ws__error_new(false, "abandoned", "%s", why));
   after_attempt(ar);
@@ -795,14 +799,17 @@ void ws__sched_free(ws_run_t *run) {
   run->pr = NULL;
 }
 
-int ws_run_stop(ws_run_t *run, bool force) {
-  if (!run->started || run->finished) return UV_EINVAL;
-  plan_run_t *pr = run->pr;
-  if (!pr->stopping) {
+/* Applies the stops asked for. Runs as deferred work, never inside the
+** caller of ws_run_stop, which may be an event handler deep in the scheduler. */
+static void apply_stop(ws__work_t *w) {
+  plan_run_t *pr = CONTAINER_OF(w, plan_run_t, stop_work);
+  pr->stop_queued = false;
+  if (pr->run->finished) return;
+  if (pr->want_stop && !pr->stopping) {
     pr->stopping = true;
     if (pr->root->cur) block_halt(pr->root->cur, true);
   }
-  if (force && !pr->forced) {
+  if (pr->want_force && !pr->forced) {
     pr->forced = true;
     /* Stopping one action can end its parents, but nothing new starts once
     ** `forced` is set; rescan from the head after each stop. */
@@ -812,6 +819,17 @@ int ws_run_stop(ws_run_t *run, bool force) {
       if (!ar) break;
       action_force_stop(ar);
     }
+  }
+}
+
+int ws_run_stop(ws_run_t *run, bool force) {
+  if (!run->started || run->finished) return UV_EINVAL;
+  plan_run_t *pr = run->pr;
+  pr->want_stop = true;
+  pr->want_force |= force;
+  if (!pr->stop_queued) {
+    pr->stop_queued = true;
+    ws__defer(run, &pr->stop_work, apply_stop);
   }
   return 0;
 }

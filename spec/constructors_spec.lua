@@ -51,47 +51,29 @@ local function plan_fields(over)
   return with({ name = "rollout", blocks = { block() } }, over)
 end
 
--- A registered check plugin, for the cases where checks are required. Uses the
--- real registry when it has one; otherwise (only ws.exec built in yet) the case
--- reports ws.exec as a check plugin through a stub of core.plugin_info, which is
--- all the constructors consult.
-local CHECK_CANDIDATES = { "ws.check.cmd", "ws.check.tcp", "ws.check.http" }
+-- A check plugin. The built-in registry has none yet (and ws.plugin{...} does
+-- not exist yet), so this file adds "spec.check" by wrapping the two registry
+-- look-ups the constructors make; it takes ws.exec's request type. Everything
+-- else is the real workstream.core.
+local CHECK = "spec.check"
+local real_check_request, real_plugin_info = core.check_request, core.plugin_info
 
-local function find_check_plugin()
-  for _, name in ipairs(CHECK_CANDIDATES) do
-    local info = core.plugin_info(name)
-    if info and info.is_check then return name end
+setup(function()
+  core.check_request = function(name, req)
+    return real_check_request(name == CHECK and "ws.exec" or name, req)
   end
-  return nil
-end
+  core.plugin_info = function(name)
+    if name == CHECK then return { name = CHECK, descr = "a check for these specs", is_check = true } end
+    return real_plugin_info(name)
+  end
+end)
 
-local REAL_CHECK_PLUGIN = find_check_plugin()
+teardown(function()
+  core.check_request, core.plugin_info = real_check_request, real_plugin_info
+end)
 
 local function check_action(over)
-  local name = REAL_CHECK_PLUGIN or "ws.exec"
-  local fields = with({ name = "web up", plugin = name, req = exec_req("curl", "-f", "http://web1/") }, over)
-  if REAL_CHECK_PLUGIN and REAL_CHECK_PLUGIN ~= "ws.check.cmd" then
-    fields.req = over and over.req or nil
-  end
-  return ws.action(fields)
-end
-
--- Runs fn with core.plugin_info saying that `name` is a check plugin (only when
--- the real registry has no check plugin to use).
-local function as_check_plugin(fn)
-  if REAL_CHECK_PLUGIN then return fn() end
-  local real = core.plugin_info
-  core.plugin_info = function(name)
-    local info = real(name)
-    if info and name == "ws.exec" then
-      info = { name = info.name, descr = info.descr, is_check = true }
-    end
-    return info
-  end
-  local ok, err = pcall(fn)
-  core.plugin_info = real
-  if not ok then error(err, 0) end
-  return err
+  return ws.action(with({ name = "web up", plugin = CHECK, req = exec_req("curl", "-f", "http://web1/") }, over))
 end
 
 -- Calls ctor(t) (on this line, which the error must name) and returns the error.
@@ -233,16 +215,25 @@ describe("ws.action", function()
     assert.are.equal("5m", t.timeout)
   end)
 
-  it("names the request field the plugin refused", function()
-    local err, line = error_of(ws.action, action_fields({ req = { argv = "ls" } }))
+  it("reports the plugin's verdict on the request, prefixed with the action", function()
+    local cases = {
+      { { argv = "ls" }, "req.argv: " },
+      { { argv = { "ls", 1 } }, "req.argv[2]: " },
+      { { argv = { "ls" }, ok_codes = { "0" } }, "req.ok_codes[1]: " },
+      { { argv = { "ls" }, bogus = 1 }, 'unknown field "bogus"' },
+      { {}, "req.argv: " },
+    }
+    for _, case in ipairs(cases) do
+      local _, msg = core.check_request("ws.exec", case[1])
+      assert.is_string(msg)
+      assert.is_truthy(msg:find(case[2], 1, true), msg)
+      local err, line = error_of(ws.action, action_fields({ req = case[1] }))
+      assert_error_at(err, line, 'action "restart web1": ' .. msg)
+      assert.is_truthy(err:match(": " .. msg:gsub("%p", "%%%0") .. "$"), err)
+    end
+    -- No req at all is an empty request, which ws.exec refuses (argv is required).
+    local err, line = error_of(ws.action, action_fields({ req = NIL }))
     assert_error_at(err, line, 'action "restart web1": req.argv: ')
-    err, line = error_of(ws.action, action_fields({ req = { argv = { "ls" }, ok_codes = { "0" } } }))
-    assert_error_at(err, line, 'action "restart web1": req.ok_codes')
-    err, line = error_of(ws.action, action_fields({ req = { argv = { "ls" }, bogus = 1 } }))
-    assert_error_at(err, line, 'action "restart web1": req')
-    assert.is_truthy(err:find("bogus", 1, true), err)
-    err, line = error_of(ws.action, action_fields({ req = {} }))
-    assert_error_at(err, line, 'action "restart web1": req.argv')
   end)
 
   it("refuses an unknown plugin, naming it", function()
@@ -346,46 +337,39 @@ describe("ws.sequence", function()
   end)
 
   it("refuses a check plugin, naming the action", function()
-    local probe = as_check_plugin(function() return check_action() end)
-    local err, line
-    as_check_plugin(function()
-      err, line = error_of(ws.sequence, { name = "web1", actions = { action(), probe } })
-    end)
-    assert_error_at(err, line, 'sequence "web1": actions[2]: action "web up" uses check plugin "'
-                               .. probe.plugin .. '"; check plugins belong in checks')
+    local err, line = error_of(ws.sequence, { name = "web1", actions = { action(), check_action() } })
+    assert_error_at(err, line, 'sequence "web1": actions[2]: action "web up" uses check plugin "spec.check"; '
+                               .. "check plugins belong in checks (bypass_checks, pre_checks, cont_checks, "
+                               .. "post_checks or deferred_checks), not in a sequence")
   end)
 end)
 
 describe("ws.checks", function()
   it("applies the default delay and normalises durations", function()
-    as_check_plugin(function()
-      local c = ws.checks{ actions = { check_action() } }
-      assert.are.equal("checks", ws.kind(c))
-      assert.are.equal(30, c.delay)
-      assert.are.equal(1, #c.actions)
-      assert.are.equal(0.25, ws.checks{ delay = "250ms", actions = { check_action() } }.delay)
-      assert.are.equal(300, ws.checks{ delay = "5m", actions = { check_action() } }.delay)
-    end)
+    local c = ws.checks{ actions = { check_action() } }
+    assert.are.equal("checks", ws.kind(c))
+    assert.are.equal(30, c.delay)
+    assert.are.equal(1, #c.actions)
+    assert.are.equal(0.25, ws.checks{ delay = "250ms", actions = { check_action() } }.delay)
+    assert.are.equal(300, ws.checks{ delay = "5m", actions = { check_action() } }.delay)
   end)
 
   it("refuses each invalid field", function()
-    as_check_plugin(function()
-      local cases = {
-        { { delay = 0 }, "checks: delay: must be > 0, got 0" },
-        { { delay = "0s" }, 'checks: delay: must be > 0, got "0s"' },
-        { { delay = -5 }, "checks: delay: must be > 0, got -5" },
-        { { delay = "often" }, 'checks: delay: invalid duration "often"' },
-        { { actions = {} }, "checks: actions: must not be empty" },
-        { { actions = NIL }, "checks: actions: missing" },
-        { { actions = { seq() } }, "checks: actions[1]: expected an action (ws.action{...}), got a sequence" },
-        { { dealy = "5s" }, 'checks: unknown field "dealy" (did you mean "delay"?)' },
-        { { name = "probes" }, 'checks: unknown field "name"' },
-      }
-      for _, case in ipairs(cases) do
-        local err, line = error_of(ws.checks, with({ actions = { check_action() } }, case[1]))
-        assert_error_at(err, line, case[2])
-      end
-    end)
+    local cases = {
+      { { delay = 0 }, "checks: delay: must be > 0, got 0" },
+      { { delay = "0s" }, 'checks: delay: must be > 0, got "0s"' },
+      { { delay = -5 }, "checks: delay: must be > 0, got -5" },
+      { { delay = "often" }, 'checks: delay: invalid duration "often"' },
+      { { actions = {} }, "checks: actions: must not be empty" },
+      { { actions = NIL }, "checks: actions: missing" },
+      { { actions = { seq() } }, "checks: actions[1]: expected an action (ws.action{...}), got a sequence" },
+      { { dealy = "5s" }, 'checks: unknown field "dealy" (did you mean "delay"?)' },
+      { { name = "probes" }, 'checks: unknown field "name"' },
+    }
+    for _, case in ipairs(cases) do
+      local err, line = error_of(ws.checks, with({ actions = { check_action() } }, case[1]))
+      assert_error_at(err, line, case[2])
+    end
   end)
 
   it("refuses a plugin that is not a check", function()
@@ -424,12 +408,8 @@ describe("ws.batch", function()
   end)
 
   it("refuses a check plugin", function()
-    local probe = as_check_plugin(function() return check_action() end)
-    local err, line
-    as_check_plugin(function()
-      err, line = error_of(ws.batch, { name = "rollback", when = "always", actions = { probe } })
-    end)
-    assert_error_at(err, line, 'batch "rollback": actions[1]: action "web up" uses check plugin')
+    local err, line = error_of(ws.batch, { name = "rollback", when = "always", actions = { check_action() } })
+    assert_error_at(err, line, 'batch "rollback": actions[1]: action "web up" uses check plugin "spec.check"')
   end)
 end)
 
@@ -467,15 +447,13 @@ describe("ws.block", function()
   end)
 
   it("turns a plain list of check actions into checks with the default delay", function()
-    as_check_plugin(function()
-      local a1, a2 = check_action({ name = "a" }), check_action({ name = "b" })
-      local b = block({ pre_checks = { a1, a2 }, cont_checks = ws.checks{ delay = "1m", actions = { check_action() } } })
-      assert.are.equal("checks", ws.kind(b.pre_checks))
-      assert.are.equal(30, b.pre_checks.delay)
-      assert.are.equal(a1, b.pre_checks.actions[1])
-      assert.are.equal(a2, b.pre_checks.actions[2])
-      assert.are.equal(60, b.cont_checks.delay)
-    end)
+    local a1, a2 = check_action({ name = "a" }), check_action({ name = "b" })
+    local b = block({ pre_checks = { a1, a2 }, cont_checks = ws.checks{ delay = "1m", actions = { check_action() } } })
+    assert.are.equal("checks", ws.kind(b.pre_checks))
+    assert.are.equal(30, b.pre_checks.delay)
+    assert.are.equal(a1, b.pre_checks.actions[1])
+    assert.are.equal(a2, b.pre_checks.actions[2])
+    assert.are.equal(60, b.cont_checks.delay)
   end)
 
   describe("refuses each invalid field:", function()
@@ -535,36 +513,34 @@ end)
 
 describe("ws.plan", function()
   it("accepts a full plan", function()
-    as_check_plugin(function()
-      local p = ws.plan{
-        name = "rollout", descr = "web fleet", group = "web",
-        meta = { ticket = "OPS-1", hosts = { "web1", "web2" }, canary = { size = 1, on = true } },
-        bypass_checks = { check_action({ name = "already done" }) },
-        pre_checks = ws.checks{ actions = { check_action({ name = "healthy" }) } },
-        cont_checks = ws.checks{ delay = "10s", actions = { check_action({ name = "alarms" }) } },
-        post_checks = { check_action({ name = "healthy after" }) },
-        deferred_checks = { check_action({ name = "healthy at the end" }) },
-        blocks = { block({ name = "canary" }), block({ name = "rest", concurrency = 10 }) },
-        deferred_actions = {
-          ws.batch{ name = "rollback", when = "on_failure", actions = { action({ name = "undo" }) } },
-          ws.batch{ name = "notify", when = "always", actions = { action({ name = "mail" }) } },
-        },
-      }
-      assert.are.equal("plan", ws.kind(p))
-      assert.are.equal("rollout", p.name)
-      assert.are.equal("web fleet", p.descr)
-      assert.are.equal("web", p.group)
-      assert.are.same({ ticket = "OPS-1", hosts = { "web1", "web2" }, canary = { size = 1, on = true } }, p.meta)
-      assert.are.equal(2, #p.blocks)
-      assert.are.equal("rest", p.blocks[2].name)
-      for _, slot in ipairs({ "bypass_checks", "pre_checks", "cont_checks", "post_checks", "deferred_checks" }) do
-        assert.are.equal("checks", ws.kind(p[slot]))
-      end
-      assert.are.equal(10, p.cont_checks.delay)
-      assert.are.equal(30, p.post_checks.delay)
-      assert.are.equal(2, #p.deferred_actions)
-      assert.are.equal("notify", p.deferred_actions[2].name)
-    end)
+    local p = ws.plan{
+      name = "rollout", descr = "web fleet", group = "web",
+      meta = { ticket = "OPS-1", hosts = { "web1", "web2" }, canary = { size = 1, on = true } },
+      bypass_checks = { check_action({ name = "already done" }) },
+      pre_checks = ws.checks{ actions = { check_action({ name = "healthy" }) } },
+      cont_checks = ws.checks{ delay = "10s", actions = { check_action({ name = "alarms" }) } },
+      post_checks = { check_action({ name = "healthy after" }) },
+      deferred_checks = { check_action({ name = "healthy at the end" }) },
+      blocks = { block({ name = "canary" }), block({ name = "rest", concurrency = 10 }) },
+      deferred_actions = {
+        ws.batch{ name = "rollback", when = "on_failure", actions = { action({ name = "undo" }) } },
+        ws.batch{ name = "notify", when = "always", actions = { action({ name = "mail" }) } },
+      },
+    }
+    assert.are.equal("plan", ws.kind(p))
+    assert.are.equal("rollout", p.name)
+    assert.are.equal("web fleet", p.descr)
+    assert.are.equal("web", p.group)
+    assert.are.same({ ticket = "OPS-1", hosts = { "web1", "web2" }, canary = { size = 1, on = true } }, p.meta)
+    assert.are.equal(2, #p.blocks)
+    assert.are.equal("rest", p.blocks[2].name)
+    for _, slot in ipairs({ "bypass_checks", "pre_checks", "cont_checks", "post_checks", "deferred_checks" }) do
+      assert.are.equal("checks", ws.kind(p[slot]))
+    end
+    assert.are.equal(10, p.cont_checks.delay)
+    assert.are.equal(30, p.post_checks.delay)
+    assert.are.equal(2, #p.deferred_actions)
+    assert.are.equal("notify", p.deferred_actions[2].name)
   end)
 
   it("leaves optional parts nil", function()
@@ -679,11 +655,9 @@ describe("ws.plan", function()
     end)
 
     it("refuses one checks object in two places", function()
-      as_check_plugin(function()
-        local c = ws.checks{ actions = { check_action() } }
-        local err, line = error_of(ws.plan, plan_fields({ pre_checks = c, post_checks = c }))
-        assert_error_at(err, line, 'plan "rollout": checks appears twice: at "pre_checks" and at "post_checks"')
-      end)
+      local c = ws.checks{ actions = { check_action() } }
+      local err, line = error_of(ws.plan, plan_fields({ pre_checks = c, post_checks = c }))
+      assert_error_at(err, line, 'plan "rollout": checks appears twice: at "pre_checks" and at "post_checks"')
     end)
 
     it("refuses an action used both in a sequence and in a batch", function()

@@ -198,6 +198,37 @@ describe("ws.walk", function()
     }, got)
   end)
 
+  it("walks a real result from ws.run", function()
+    local function act(name, argv)
+      return ws.action{ name = name, plugin = "ws.exec", req = { argv = argv or { "true" } } }
+    end
+    local plan = ws.plan{
+      name = "real",
+      blocks = { ws.block{ name = "b", sequences = {
+        ws.seq{ name = "s", actions = { act("ok"), act("fails", { "false" }), act("never") } } } } },
+      deferred_actions = { ws.batch{ name = "undo", when = "on_failure", actions = { act("u") } } },
+    }
+    local result = ws.run(plan)
+    local got, ids = {}, {}
+    for node, path in ws.walk(result) do
+      got[#got + 1] = { node.type, path, node.status }
+      assert.is_nil(getmetatable(node))
+      assert.is_string(node.id)
+      assert.is_nil(ids[node.id])
+      ids[node.id] = true
+    end
+    assert.are.same({
+      { "plan", "", "failed" },
+      { "block", "b", "failed" },
+      { "sequence", "b/s", "failed" },
+      { "action", "b/s/ok", "completed" },
+      { "action", "b/s/fails", "failed" },
+      { "action", "b/s/never", "not_started" },
+      { "batch", "deferred_actions/undo", "completed" },
+      { "action", "deferred_actions/undo/u", "completed" },
+    }, got)
+  end)
+
   it("refuses something that is not a result, at the caller's line", function()
     for _, bad in ipairs({ {}, "result", { type = "block" }, false }) do
       local line, ok, err = debug.getinfo(1, "l").currentline, pcall(ws.walk, bad)

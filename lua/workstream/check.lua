@@ -105,22 +105,42 @@ local function in_library(source)
   return false
 end
 
+-- What we need to know of a function on the stack: { src = short_src, c = is C,
+-- lib = in the library, own = in one of the files that registered }. Cached per
+-- function because getinfo's "S" is the dearest part of a constructor's
+-- bookkeeping, and a plan can have a million objects.
+local FUNC = setmetatable({}, { __mode = "k" })
+
+local function classify(fn)
+  local c = FUNC[fn]
+  if c == nil then
+    local info = getinfo(fn, "S")
+    local is_c = info.what == "C"
+    c = { src = info.short_src, c = is_c, lib = not is_c and in_library(info.source),
+          own = OWN_FILES[info.source] or false }
+    FUNC[fn] = c
+  end
+  return c
+end
+
 --- Finds the caller: the first Lua frame outside the library.
 -- Returns "file:line" and whether the library was entered through a tail call
 -- (`return ws.plan{...}`), in which case Lua has dropped the caller's own frame
 -- and the location found is the caller's caller (or nil).
-function M.caller()
-  local level, tail, fallback = 2, false, nil
+-- start: the stack level to look from, counted from the function calling
+-- M.caller (1, the default, is that function itself).
+function M.caller(start)
+  local level, tail, fallback = (start or 1) + 1, false, nil
   while true do
-    local info = getinfo(level, "Slt")
+    local info = getinfo(level, "flt")
     if not info then return fallback, tail end
-    if info.what ~= "C" then
-      local here = info.short_src .. ":" .. info.currentline
-      if not in_library(info.source) then return here, tail end
+    local c = classify(info.func)
+    if not c.c then
+      if not c.lib then return c.src .. ":" .. info.currentline, tail end
       tail = info.istailcall
       -- Library code that is not ours (the CLI, say) is the best we can do when
       -- nothing outside the library is on the stack.
-      if not fallback and not OWN_FILES[info.source] then fallback = here end
+      if not fallback and not c.own then fallback = c.src .. ":" .. info.currentline end
     end
     level = level + 1
   end
@@ -146,7 +166,7 @@ M.api = nil
 -- fields: set of accepted field names. first_child(t), optional, returns the
 -- site of a child object in t, used when the call was a tail call (see M.caller).
 function M.begin(kind, t, fields, first_child)
-  local site, tail = M.caller()
+  local site, tail = M.caller(2) -- from the constructor's frame: skip this one
   if tail and first_child and type(t) == "table" then
     -- The caller's line was lost; the constructor's own table is written right
     -- around its first child, whose line we did record.
@@ -161,7 +181,8 @@ function M.begin(kind, t, fields, first_child)
     ctx.label = "ws." .. kind
     ctx:fail(nil, fmt("called as ws:%s{...}; write ws.%s{...}", kind, kind))
   end
-  ctx.label = fields.name and M.label(kind, t.name) or kind
+  -- The label is only needed for an error, so it is made then (quoting costs).
+  ctx.named = fields.name ~= nil
   ctx:unknown_fields(fields)
   return ctx
 end
@@ -174,7 +195,8 @@ end
 
 --- Raises `<site>: <label>: <field>: <problem>` (field may be nil).
 function Ctx:fail(field, problem)
-  local msg = self.label .. ": " .. (field and field .. ": " or "") .. problem
+  local lbl = self.label or (self.named and M.label(self.kind, self.t.name)) or self.kind
+  local msg = lbl .. ": " .. (field and field .. ": " or "") .. problem
   error(self.site .. ": " .. msg, 0)
 end
 
@@ -211,11 +233,14 @@ end
 -- the constructor's table; field names a nested table ("retry").
 function Ctx:unknown_fields(fields, t, field)
   t = t or self.t
-  local bad = {}
+  local bad
   for k in pairs(t) do
-    if not (type(k) == "string" and fields[k]) then bad[#bad + 1] = k end
+    if not (type(k) == "string" and fields[k]) then
+      bad = bad or {}
+      bad[#bad + 1] = k
+    end
   end
-  if #bad == 0 then return end
+  if not bad then return end
   -- Report the same field whatever the table's internal order.
   sort(bad, function(a, b)
     if type(a) == type(b) and (type(a) == "string" or type(a) == "number") then return a < b end

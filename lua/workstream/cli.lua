@@ -70,7 +70,11 @@ local function printer(out)
     elseif ev.object == "action" and ev.status ~= "running" then
       local line = fmt("%s  %-9s %s  %s", timestamp(ev.time), ev.status, ev.path, duration(ev))
       if ev.attempts and ev.attempts > 1 then line = line .. fmt(" (%d attempts)", ev.attempts) end
-      if ev.err then line = line .. ": " .. one_line(ev.err.msg, 200) end
+      if ev.err then
+        line = line .. ": " .. one_line(ev.err.msg, 200)
+      elseif ev.resp and type(ev.resp.stdout) == "string" and ev.resp.stdout:find("%S") then
+        line = line .. ": " .. one_line(ev.resp.stdout:match("^%s*(.-)%s*$"), 120)
+      end
       out:write(line, "\n")
     end
     out:flush()

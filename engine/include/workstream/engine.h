@@ -245,6 +245,8 @@ typedef struct ws_event {
   const ws_attempt_t *attempt; /* WS_EV_ATTEMPT */
 } ws_event_t;
 
+/* Event handlers run inside the scheduler: they may read the model and call
+** ws_run_stop, nothing else of the run. */
 typedef void (*ws_event_fn)(const ws_event_t *ev, void *ud);
 
 typedef struct ws_run ws_run_t;
@@ -253,6 +255,11 @@ typedef void (*ws_run_done_fn)(ws_run_t *run, void *ud);
 typedef struct ws_run_opts {
   ws_event_fn on_event; /* may be NULL */
   void *ud;             /* passed to on_event and done */
+  /* Virtual clock: engine time (delays, backoff, timeouts, cont checks,
+  ** ws_call_sleep) jumps to the next timer whenever nothing else can run and
+  ** no plugin does real work, so hours of waiting take no real time and the
+  ** recorded times are exact. Real work (a process) still takes real time. */
+  bool virtual_clock;
 } ws_run_opts_t;
 
 /* Creates a run of a resolved plan (see ws_plan_resolve) on loop. A plan runs
@@ -265,8 +272,9 @@ int ws_run_start(ws_run_t *run, ws_run_done_fn done);
 /* Stops a run. Graceful (force false): no new sequence or action starts;
 ** running actions finish, each block's stop mode applies, deferred actions
 ** and deferred checks still run, the plan ends stopped. Forced: also cancels
-** the running actions and starts nothing more. 0, or UV_EINVAL when the run
-** is not in flight. */
+** the running actions and starts nothing more (deferred actions left
+** not_started). The stop takes effect on the next loop turn, so it is safe
+** to call from an event handler. 0, or UV_EINVAL when the run is not in flight. */
 int ws_run_stop(ws_run_t *run, bool force);
 /* Frees a run that is not in flight (never started, or done has run). The
 ** run's loop handles are closed; run the loop once more to finish closing. */
