@@ -771,6 +771,25 @@ describe("error locations", function()
     assert.are.equal('plan.lua:5: plan "rollout": unknown field "depth"', err)
   end)
 
+  it("point into the plan file when library code (like wsrun's CLI) runs it", function()
+    -- A chunk whose source lies in the library's directory stands in for cli.lua;
+    -- run in a coroutine, nothing outside the library is on the stack, as under wsrun.
+    local libdir = assert(package.searchpath("workstream", package.path)):match("^(.*[/\\])")
+    local cli = assert(load("local plan_file = ...\nlocal plan = plan_file()\nreturn plan",
+                            "@" .. libdir .. "spec_fake_cli.lua"))
+    local plan_file = assert(load(table.concat({
+      "local ws = require 'workstream'",
+      "return ws.plan{",
+      "  name = 'rollout', bogus = true,",
+      "  blocks = { ws.block{ name = 'canary', sequences = { ws.seq{ name = 's', actions = {",
+      "    ws.action{ name = 'a', plugin = 'ws.exec', req = { argv = { 'true' } } } } } } } },",
+      "}",
+    }, "\n"), "@plan.lua"))
+    local ok, err = pcall(coroutine.wrap(cli), plan_file)
+    assert.is_false(ok)
+    assert.are.equal('plan.lua:4: plan "rollout": unknown field "bogus"', err)
+  end)
+
   it("name the plan file and line for errors in nested constructors", function()
     local chunk = assert(load(table.concat({
       "local ws = ...",
@@ -803,7 +822,7 @@ describe("ws.run", function()
     local cases = {
       { { clok = "real" }, 'ws.run: opts: unknown field "clok" (did you mean "clock"?)' },
       { { clock = "fast" }, 'ws.run: clock: expected "real" or "virtual", got "fast"' },
-      { { clock = "virtual" }, 'ws.run: clock: "virtual" is not supported yet' },
+      { { signals = "yes" }, "ws.run: signals: expected boolean, got string" },
       { { store = "/tmp/x.db" }, "ws.run: store: is not supported yet" },
       { { registry = {} }, "ws.run: registry: is not supported yet" },
       { { on_event = "print" }, "ws.run: on_event: expected function, got string" },
@@ -817,6 +836,16 @@ describe("ws.run", function()
     local line, ok, err = getinfo(1, "l").currentline, pcall(ws.run, ws.plan(plan_fields()), "real")
     assert.is_false(ok)
     assert_error_at(err, line, "ws.run: opts: expected table, got string")
+  end)
+
+  it("runs under the virtual clock", function()
+    local p = ws.plan{ name = "virtual", blocks = { ws.block{ name = "b", entrance_delay = "1h", sequences = {
+      ws.seq{ name = "s", actions = { ws.action{ name = "t", plugin = "ws.exec", req = { argv = { "true" } } } } } } } } }
+    local t0 = os.time()
+    local r = ws.run(p, { clock = "virtual" })
+    assert.are.equal("completed", r.status)
+    assert.is_true(os.time() - t0 < 60)               -- the hour was not waited for
+    assert.is_true(r.ended - r.started >= 3600)        -- but it passed on the run's clock
   end)
 
   it("runs a plan once; a clone runs again", function()

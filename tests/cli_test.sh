@@ -86,5 +86,41 @@ case_usage() {
   expect_err "unknown option --frobnicate"
 }
 
+# Starts the stoppable plan in the background and waits for its first action.
+start_stoppable() {
+  "$WSRUN" plans/stoppable.lua "$tmp" "$1" >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  i=0
+  while [ ! -f "$tmp/started" ]; do
+    i=$((i + 1)); [ $i -lt 200 ] || fail "the first action never started"
+    sleep 0.05
+  done
+}
+
+case_graceful_stop_by_signal() {
+  start_stoppable 1
+  kill -INT $pid
+  wait $pid; code=$?
+  expect_code 1
+  [ ! -f "$tmp/second" ] || fail "a new sequence started after the stop"
+  [ -f "$tmp/cleanup" ] || fail "the deferred action did not run"
+  expect_out "completed b/first/slow"
+  expect_out 'plan "stoppable" stopped (reason: stopped)'
+  expect_err "SIGINT: stopping"
+}
+
+case_forced_stop_by_signal() {
+  start_stoppable 60
+  kill -TERM $pid
+  sleep 0.2
+  kill -TERM $pid
+  wait $pid; code=$?
+  expect_code 1
+  expect_out "stopped   b/first/slow"
+  expect_out 'plan "stoppable" stopped'
+  expect_err "SIGTERM again: cancelling running actions"
+  ! kill -0 "$(cat "$tmp/pid")" 2>/dev/null || fail "the cancelled command is still running"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"

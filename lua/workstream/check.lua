@@ -130,14 +130,19 @@ end
 -- start: the stack level to look from, counted from the function calling
 -- M.caller (1, the default, is that function itself).
 function M.caller(start)
-  local level, tail, fallback = (start or 1) + 1, false, nil
+  local level, fallback = (start or 1) + 1, nil
+  -- tail: the library frame next to the caller was tail-called; any_tail: some
+  -- library frame was (when nothing outside is on the stack, e.g. under wsrun,
+  -- whose CLI is library code, that is where the plan file's frame went).
+  local tail, any_tail = false, false
   while true do
     local info = getinfo(level, "flt")
-    if not info then return fallback, tail end
+    if not info then return fallback, any_tail end
     local c = classify(info.func)
     if not c.c then
       if not c.lib then return c.src .. ":" .. info.currentline, tail end
       tail = info.istailcall
+      any_tail = any_tail or tail
       -- Library code that is not ours (the CLI, say) is the best we can do when
       -- nothing outside the library is on the stack.
       if not fallback and not c.own then fallback = c.src .. ":" .. info.currentline end
@@ -250,8 +255,8 @@ function Ctx:unknown_fields(fields, t, field)
   if type(k) == "string" then
     self:fail(field, fmt("unknown field %s%s", M.quote(k), suggestion(k, fields)))
   elseif math_type(k) == "integer" then
-    self:fail(field, fmt("unexpected positional value [%d] (%s); fields are named, e.g. { name = ... }",
-                         k, M.describe(t[k])))
+    self:fail(field, fmt("unexpected positional value [%d] (%s); fields are named, "
+                         .. "e.g. { name = ... }", k, M.describe(t[k])))
   else
     self:fail(field, fmt("unknown field [%s]", M.show(k)))
   end
@@ -293,7 +298,9 @@ end
 function Ctx:number(v, field, lo, hi, default)
   if v == nil then return default end
   if type(v) ~= "number" then self:fail(field, "expected number, got " .. type(v)) end
-  if v ~= v or v == huge or v == -huge then self:fail(field, "must be finite, got " .. M.show(v)) end
+  if v ~= v or v == huge or v == -huge then
+    self:fail(field, "must be finite, got " .. M.show(v))
+  end
   if lo and v < lo then self:fail(field, fmt("must be >= %s, got %s", M.show(lo), M.show(v))) end
   if hi and v > hi then self:fail(field, fmt("must be <= %s, got %s", M.show(hi), M.show(v))) end
   return v + 0.0
@@ -362,23 +369,28 @@ function Ctx:list(v, field, what, optional)
   return max
 end
 
---- A non-empty list of objects of one kind, copied. check(ctx, obj, where) may
--- reject an element; `where` is e.g. "sequences[2]".
+--- A non-empty list of objects of one kind, copied. check(ctx, obj, field, i)
+-- may reject an element (M.at(field, i) names it: "sequences[2]").
 function Ctx:children(v, field, kind, check, optional)
   local n = self:list(v, field, PLURAL[kind], optional)
   if not n then return nil end
   local out = {}
   for i = 1, n do
-    local el, where = v[i], fmt("%s[%d]", field, i)
+    local el = v[i]
     if M.kind(el) ~= kind then
       local extra = type(el) == "table" and not M.kind(el) and " (not made by a constructor)" or ""
-      self:fail(where, fmt("expected %s (ws.%s{...}), got %s%s",
-                           ARTICLE[kind], kind, M.describe(el), extra))
+      self:fail(M.at(field, i), fmt("expected %s (ws.%s{...}), got %s%s",
+                                    ARTICLE[kind], kind, M.describe(el), extra))
     end
-    if check then check(self, el, where) end
+    if check then check(self, el, field, i) end
     out[i] = el
   end
   return out
+end
+
+--- "field[i]", made only when a message needs it.
+function M.at(field, i)
+  return fmt("%s[%d]", field, i)
 end
 
 --- Copies a JSON-like value (string, finite number, boolean, list or string-keyed
@@ -387,7 +399,9 @@ function Ctx:json(v, field, seen)
   local t = type(v)
   if t == "string" or t == "boolean" then return v end
   if t == "number" then
-    if v ~= v or v == huge or v == -huge then self:fail(field, "must be finite, got " .. M.show(v)) end
+    if v ~= v or v == huge or v == -huge then
+      self:fail(field, "must be finite, got " .. M.show(v))
+    end
     return v
   end
   if t ~= "table" or M.kind(v) then
@@ -404,7 +418,8 @@ function Ctx:json(v, field, seen)
     elseif math_type(k) == "integer" and k >= 1 and k <= n then
       sub = fmt("%s[%d]", field, k)
     else
-      self:fail(field, "keys must be strings, or 1..n for a list; got the key [" .. M.show(k) .. "]")
+      self:fail(field, "keys must be strings, or 1..n for a list; got the key ["
+                       .. M.show(k) .. "]")
     end
     out[k] = self:json(x, sub, seen)
   end

@@ -36,7 +36,8 @@ local function set(list)
   return s
 end
 
-local CHECKS_SLOTS = { "bypass_checks", "pre_checks", "cont_checks", "post_checks", "deferred_checks" }
+local CHECKS_SLOTS = { "bypass_checks", "pre_checks", "cont_checks", "post_checks",
+                       "deferred_checks" }
 
 -------------------------------------------------------------------- retry
 
@@ -54,8 +55,8 @@ local RETRY_FIELDS = set { "initial", "multiplier", "jitter", "max" }
 local function retry_policy(ctx, v)
   if v == nil then return nil end
   if type(v) ~= "table" or kind_of(v) then
-    ctx:fail("retry", "expected a retry policy ({ initial=, multiplier=, jitter=, max= } or ws.retry.*), got "
-                      .. describe(v))
+    ctx:fail("retry", "expected a retry policy ({ initial=, multiplier=, jitter=, max= } "
+                      .. "or ws.retry.*), got " .. describe(v))
   end
   ctx:unknown_fields(RETRY_FIELDS, v, "retry")
   local p = {
@@ -65,7 +66,8 @@ local function retry_policy(ctx, v)
     max = ctx:duration(v.max, "retry.max", true, DEFAULT_RETRY.max),
   }
   if p.initial > p.max then
-    ctx:fail("retry", fmt("initial (%s) must be <= max (%s)", check.show(p.initial), check.show(p.max)))
+    ctx:fail("retry", fmt("initial (%s) must be <= max (%s)",
+                          check.show(p.initial), check.show(p.max)))
   end
   return p
 end
@@ -77,32 +79,35 @@ end
 -- caching it saves a registry look-up per action of every sequence.
 local IS_CHECK = {}
 
-local function is_check(ctx, action, where)
+local function is_check(ctx, action, field, i)
   local name = action.plugin
   local known = IS_CHECK[name]
   if known ~= nil then return known end
   local info = core().plugin_info(name)
   if not info then
-    ctx:fail(where, fmt("%s: unknown plugin %s (wsrun plugins lists the registered ones)",
-                        label("action", action.name), quote(name)))
+    ctx:fail(check.at(field, i),
+             fmt("%s: unknown plugin %s (wsrun plugins lists the registered ones)",
+                 label("action", action.name), quote(name)))
   end
   IS_CHECK[name] = info.is_check == true
   return IS_CHECK[name]
 end
 
-local function only_check_plugins(ctx, action, where)
-  if not is_check(ctx, action, where) then
-    ctx:fail(where, fmt("%s uses plugin %s, which is not a check plugin; checks run only check plugins",
-                        label("action", action.name), quote(action.plugin)))
+local CHECKS_LIST = "bypass_checks, pre_checks, cont_checks, post_checks or deferred_checks"
+
+local function only_check_plugins(ctx, action, field, i)
+  if not is_check(ctx, action, field, i) then
+    ctx:fail(check.at(field, i),
+             fmt("%s uses plugin %s, which is not a check plugin; checks run only check plugins",
+                 label("action", action.name), quote(action.plugin)))
   end
 end
 
-local function no_check_plugins(ctx, action, where)
-  if is_check(ctx, action, where) then
-    ctx:fail(where, fmt("%s uses check plugin %s; check plugins belong in checks (%s), not in a %s",
-                        label("action", action.name), quote(action.plugin),
-                        "bypass_checks, pre_checks, cont_checks, post_checks or deferred_checks",
-                        ctx.kind))
+local function no_check_plugins(ctx, action, field, i)
+  if is_check(ctx, action, field, i) then
+    ctx:fail(check.at(field, i),
+             fmt("%s uses check plugin %s; check plugins belong in checks (%s), not in a %s",
+                 label("action", action.name), quote(action.plugin), CHECKS_LIST, ctx.kind))
   end
 end
 
@@ -189,7 +194,8 @@ local function checks_field(ctx, v, field)
     ctx:fail(field, "expected checks (ws.checks{...}) or a list of actions, got " .. describe(v))
   end
   if v.actions ~= nil or v.delay ~= nil then
-    ctx:fail(field, "got a plain table with checks fields; write ws.checks{ delay = ..., actions = ... }")
+    ctx:fail(field, "got a plain table with checks fields; "
+                    .. "write ws.checks{ delay = ..., actions = ... }")
   end
   local c = {
     delay = DEFAULT_CHECKS_DELAY + 0.0,
@@ -387,9 +393,12 @@ local RUN_OPTIONS = set { "clock", "on_event", "store", "registry", "signals" }
 
 local function run_options(ctx, opts)
   if opts == nil then return EMPTY end
-  if type(opts) ~= "table" or kind_of(opts) then ctx:fail("opts", "expected table, got " .. describe(opts)) end
+  if type(opts) ~= "table" or kind_of(opts) then
+    ctx:fail("opts", "expected table, got " .. describe(opts))
+  end
   ctx:unknown_fields(RUN_OPTIONS, opts, "opts")
-  local clock = ctx:enum(opts.clock, "clock", { "real", "virtual" }, "real")
+  ctx:enum(opts.clock, "clock", { "real", "virtual" }, "real")
+  ctx:boolean(opts.signals, "signals", false)
   -- Options of the contract the C core does not implement yet: refuse them
   -- rather than run with different semantics than asked for.
   if opts.store ~= nil then ctx:fail("store", "is not supported yet (runs are kept in memory)") end
@@ -407,10 +416,13 @@ end
 function ws.run(plan, opts)
   local site = check.caller()
   local ctx = check.context("ws.run", site)
-  if kind_of(plan) ~= "plan" then ctx:fail(nil, "expected a plan (ws.plan{...}), got " .. describe(plan)) end
+  if kind_of(plan) ~= "plan" then
+    ctx:fail(nil, "expected a plan (ws.plan{...}), got " .. describe(plan))
+  end
   opts = run_options(ctx, opts)
   if RAN[plan] then
-    check.raise(site, fmt("%s has already run; use ws.clone(plan) for a new run", label("plan", plan.name)))
+    check.raise(site, fmt("%s has already run; use ws.clone(plan) for a new run",
+                          label("plan", plan.name)))
   end
   RAN[plan] = true
   return core().run(plan, { on_event = opts.on_event, signals = opts.signals == true,
@@ -450,8 +462,8 @@ end
 -- can run (again). Cloning a run result is not supported yet.
 function ws.clone(plan)
   if kind_of(plan) ~= "plan" then
-    local what = type(plan) == "table" and plan.type == "plan" and "a run result (not supported yet)"
-                 or describe(plan)
+    local what = type(plan) == "table" and plan.type == "plan"
+                 and "a run result (not supported yet)" or describe(plan)
     check.raise(check.caller(), "ws.clone: expected a plan (ws.plan{...}), got " .. what)
   end
   return clone_node(plan)
