@@ -47,7 +47,7 @@ static bool claim_completion(ws_call_t *call) {
     return false;
   }
   if (ws__timer_active(&call->wait)) ws__timer_stop(call->run, &call->wait);
-  else call->run->real_pending--;
+  else ws__real_end(call->run);
   call->completed = true;
   return true;
 }
@@ -85,7 +85,7 @@ ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, doubl
   call->deadline = deadline;
   call->done = done;
   call->done_ud = ud;
-  run->real_pending++;
+  ws__real_begin(run);
   int rc = call->def->start(call);
   if (rc < 0 && !call->completed)
     ws_call_fail(call, 0, uv_err_name(rc), "plugin \"%s\" could not start: %s", call->def->name,
@@ -95,13 +95,13 @@ ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, doubl
 
 static void wait_over(ws__timer_t *t) {
   ws_call_t *call = (ws_call_t *)(void *)((char *)t - offsetof(ws_call_t, wait));
-  call->run->real_pending++; /* the plugin works again until it waits or completes */
+  ws__real_begin(call->run); /* the plugin works again until it waits or completes */
   call->wait_cb(call);
 }
 
 int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb) {
   if (call->completed) return UV_EINVAL;
-  if (!ws__timer_active(&call->wait)) call->run->real_pending--;
+  if (!ws__timer_active(&call->wait)) ws__real_end(call->run);
   call->wait_cb = cb;
   ws__timer_start(call->run, &call->wait, seconds, wait_over);
   return 0;

@@ -113,8 +113,12 @@ struct ws_run {
   ** a virtual clock adds only the time it skipped (vnow) */
   double epoch0;
   uint64_t hrtime0;
-  double vnow;
-  size_t real_pending; /* calls doing real work: in flight and not in ws_call_sleep */
+  double vnow;          /* virtual: seconds since epoch0 */
+  size_t real_pending;  /* calls doing real work: in flight and not in ws_call_sleep */
+  uint64_t poll_mark;   /* virtual: uv_hrtime when the loop began to wait for real work */
+  bool polling;         /* virtual: the loop is waiting (or in its I/O callbacks) */
+  uv_prepare_t prepare; /* virtual: brackets the loop's waits, to let real time */
+  uv_check_t check;     /*   flow while real work is pending, and only then */
 
   /* timers */
   ws__timer_t **heap;
@@ -135,6 +139,11 @@ void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attemp
 void ws__run_finished(ws_run_t *run);
 /* Under a virtual clock: makes sure the loop checks whether it may skip ahead. */
 void ws__clock_poke(ws_run_t *run);
+/* A call starts or stops doing real work (it is not waiting on the engine).
+** Under a virtual clock, time flows at the real rate only while the loop waits
+** for real work, and skips ahead to the next timer when none is pending. */
+void ws__real_begin(ws_run_t *run);
+void ws__real_end(ws_run_t *run);
 
 /* The scheduler (ws_sched.c). */
 void ws__sched_start(ws_run_t *run);

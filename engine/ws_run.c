@@ -18,8 +18,28 @@ const ws_retry_policy_t ws__default_retry = {0.1, 2.0, 0.5, 60.0};
 /* ------------------------------------------------------------------ clock */
 
 double ws_run_now(const ws_run_t *run) {
-  if (run->opts.virtual_clock) return run->epoch0 + run->vnow;
-  return run->epoch0 + (double)(uv_hrtime() - run->hrtime0) / 1e9;
+  if (!run->opts.virtual_clock) return run->epoch0 + (double)(uv_hrtime() - run->hrtime0) / 1e9;
+  double flowing = run->polling ? (double)(uv_hrtime() - run->poll_mark) / 1e9 : 0;
+  return run->epoch0 + run->vnow + flowing;
+}
+
+/* Virtual clock: the loop is about to wait. Real time counts only if it waits
+** for real work; the CPU time of callbacks never counts, so a run without real
+** work has exact times. */
+static void before_poll(uv_prepare_t *h) {
+  ws_run_t *run = h->data;
+  if (run->real_pending) {
+    run->polling = true;
+    run->poll_mark = uv_hrtime();
+  }
+}
+
+static void after_poll(uv_check_t *h) {
+  ws_run_t *run = h->data;
+  if (run->polling) {
+    run->vnow += (double)(uv_hrtime() - run->poll_mark) / 1e9;
+    run->polling = false;
+  }
 }
 
 static void fire_due(ws_run_t *run, double now);
@@ -36,6 +56,8 @@ static void skip_ahead(ws_run_t *run) {
   if (due > run->vnow) run->vnow = due;
   fire_due(run, ws_run_now(run));
 }
+
+static void rearm(ws_run_t *run);
 
 /* ------------------------------------------------------------ deferred work */
 
@@ -59,6 +81,14 @@ static void idle_cb(uv_idle_t *h) {
 
 void ws__clock_poke(ws_run_t *run) {
   if (may_skip_ahead(run)) uv_idle_start(&run->idle, idle_cb);
+}
+
+void ws__real_begin(ws_run_t *run) {
+  if (run->real_pending++ == 0 && run->opts.virtual_clock) rearm(run);
+}
+
+void ws__real_end(ws_run_t *run) {
+  if (--run->real_pending == 0 && run->opts.virtual_clock) rearm(run);
 }
 
 void ws__defer(ws_run_t *run, ws__work_t *w, ws__work_fn fn) {
@@ -118,9 +148,11 @@ static void heap_remove(ws_run_t *run, ws__timer_t *t) {
 static void on_uv_timer(uv_timer_t *h);
 
 /* Points the one libuv timer at the earliest engine timer. A virtual clock
-** needs no libuv timer: the idle handle skips ahead. */
+** needs it only while real work is pending; otherwise the idle handle skips
+** ahead. */
 static void rearm(ws_run_t *run) {
-  if (run->opts.virtual_clock) {
+  if (run->opts.virtual_clock && run->real_pending == 0) {
+    uv_timer_stop(&run->uv_timer);
     ws__clock_poke(run);
     return;
   }
@@ -222,7 +254,11 @@ ws_run_t *ws_run_new(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
   run->idle.data = run;
   uv_timer_init(loop, &run->uv_timer);
   run->uv_timer.data = run;
-  run->handles_open = 2;
+  uv_prepare_init(loop, &run->prepare);
+  run->prepare.data = run;
+  uv_check_init(loop, &run->check);
+  run->check.data = run;
+  run->handles_open = 4;
   return run;
 }
 
@@ -234,6 +270,12 @@ int ws_run_start(ws_run_t *run, ws_run_done_fn done) {
   run->hrtime0 = uv_hrtime();
   run->started = true;
   run->done = done;
+  if (run->opts.virtual_clock) {
+    uv_prepare_start(&run->prepare, before_poll);
+    uv_check_start(&run->check, after_poll);
+    uv_unref((uv_handle_t *)&run->prepare); /* they watch the loop, they do not keep it alive */
+    uv_unref((uv_handle_t *)&run->check);
+  }
   ws__sched_start(run);
   return 0;
 }
@@ -259,6 +301,8 @@ void ws_run_free(ws_run_t *run) {
   ws__sched_free(run);
   uv_close((uv_handle_t *)&run->idle, handle_closed);
   uv_close((uv_handle_t *)&run->uv_timer, handle_closed);
+  uv_close((uv_handle_t *)&run->prepare, handle_closed);
+  uv_close((uv_handle_t *)&run->check, handle_closed);
 }
 
 static void stop_loop(ws_run_t *run, void *ud) {

@@ -147,7 +147,7 @@ static void abandon_call(action_run_t *ar, const char *why) {
     ws__call_free(call);
   } else {
     call->abandoned = true;
-    ar->run->real_pending--; /* nobody waits for it any more, a virtual clock included */
+    ws__real_end(ar->run); /* nobody waits for it any more, a virtual clock included */
   }
   record_attempt(ar, NULL, ws__error_new(false, "abandoned", "%s", why));
   after_attempt(ar);

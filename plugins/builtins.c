@@ -9,6 +9,7 @@
 /* Every built-in, in registration order. */
 static const ws_plugin_def_t *const ws__builtins[] = {
   &ws_plugin_exec,
+  &ws_plugin_sleep,
 };
 
 int ws_builtins_register(ws_registry_t *r, char *err, size_t errlen) {

@@ -23,6 +23,9 @@ int ws_builtins_register(ws_registry_t *r, char *err, size_t errlen);
 ** loop and returns its exit status and its size-capped stdout and stderr. */
 extern const ws_plugin_def_t ws_plugin_exec;
 
+/* "ws.sleep": waits req.seconds on the engine's clock (free under a virtual clock). */
+extern const ws_plugin_def_t ws_plugin_sleep;
+
 #ifdef __cplusplus
 }
 #endif

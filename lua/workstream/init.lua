@@ -429,6 +429,18 @@ function ws.run(plan, opts)
                             clock = opts.clock })
 end
 
+--- ws.stop(force) -> boolean
+-- Stops the plan running in this Lua state (from an on_event handler or a
+-- plugin). Graceful by default: nothing new starts, running actions finish,
+-- deferred actions still run, the plan ends "stopped". force = true also
+-- cancels the running actions. Returns false when no plan is running.
+function ws.stop(force)
+  if force ~= nil and type(force) ~= "boolean" then
+    check.raise(check.caller(), "ws.stop: force: expected boolean, got " .. type(force))
+  end
+  return core().stop(force == true)
+end
+
 ------------------------------------------------------------------- clone
 
 -- Deep copy of plain data (requests, meta, retry); tables with a metatable of
