@@ -48,4 +48,31 @@ ws_registry_t *ws_lua_registry(lua_State *L);
 /* The module: require "workstream.core". [-0, +1, e] */
 int luaopen_workstream_core(lua_State *L);
 
+/* Adds the Lua-plugin functions to the module table on top. [-0, +0, e] */
+void ws_lua_open_plugins(lua_State *L);
+
+/* The thread running binding code now: Lua callbacks made from C (a plugin's
+** init and validate, an attempt's coroutine) run on it. enter returns the
+** previous one, for leave. */
+lua_State *ws_lua_enter(lua_State *L);
+void ws_lua_leave(lua_State *old);
+
+/* A readable message from the error object at idx (a string, a table with
+** msg, nil, anything). [-0, +0, m] */
+void ws_lua_errmsg(lua_State *L, int idx, char *buf, size_t len);
+
+/* Memory that lives as long as a Lua plugin: its name and types. */
+typedef struct ws_arena {
+  void **ptrs;
+  size_t n;
+} ws_arena_t;
+void *ws_arena_alloc(ws_arena_t *a, size_t n); /* zeroed; aborts when out of memory */
+char *ws_arena_strdup(ws_arena_t *a, const char *s);
+void ws_arena_free(ws_arena_t *a);
+
+/* Builds the engine type of the workstream.types value at idx, in arena.
+** NULL with "<where>: <problem>" in err. [-0, +0, m] */
+const ws_type_t *ws_lua_totype(lua_State *L, int idx, ws_arena_t *arena, const char *where,
+                               char *err, size_t errlen);
+
 #endif

@@ -97,7 +97,10 @@ static int l_check_request(lua_State *L) {
     return 2;
   }
   if (!req) req = json_object();
-  if (ws_request_check(def, &req, "req", err, sizeof err)) {
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_request_check(def, &req, "req", err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) {
     json_decref(req);
     lua_pushnil(L);
     lua_pushstring(L, err);
@@ -208,7 +211,10 @@ static int l_run(lua_State *L) {
   char err[2048];
   ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
   if (!plan) return luaL_error(L, "invalid plan: %s", err);
-  if (ws_plan_resolve(plan, ws_lua_registry(L), err, sizeof err)) {
+  lua_State *old = ws_lua_enter(L);
+  int resolved = ws_plan_resolve(plan, ws_lua_registry(L), err, sizeof err);
+  ws_lua_leave(old);
+  if (resolved) {
     ws_plan_free(plan);
     return luaL_error(L, "invalid plan: %s", err);
   }
@@ -246,8 +252,10 @@ static int l_run(lua_State *L) {
         uv_signal_start(&lr->sig[i], on_signal, signums[i]);
       }
     }
+    old = ws_lua_enter(L);
     ws_run_start(lr->run, run_done);
     uv_run(loop, UV_RUN_DEFAULT);
+    ws_lua_leave(old);
     lua_pushnil(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
     if (lr->use_signals)
@@ -299,6 +307,7 @@ static const luaL_Reg functions[] = {
 int luaopen_workstream_core(lua_State *L) {
   ws_lua_registry(L);
   luaL_newlib(L, functions);
+  ws_lua_open_plugins(L);
   lua_pushinteger(L, WS_PLUGIN_ABI);
   lua_setfield(L, -2, "plugin_abi");
   return 1;

@@ -60,6 +60,14 @@ static void push_attempt(lua_State *L, const ws_attempt_t *at) {
   set_num(L, "started", at->started);
   if (at->ended > 0) set_num(L, "ended", at->ended);
   set_bool(L, "timed_out", at->timed_out);
+  if (at->nlog) {
+    lua_createtable(L, (int)at->nlog, 0);
+    for (size_t i = 0; i < at->nlog; i++) {
+      lua_pushstring(L, at->log[i]);
+      lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "log");
+  }
 }
 
 static void push_action(lua_State *L, const ws_action_t *a) {
@@ -184,7 +192,8 @@ void ws_lua_pushevent(lua_State *L, const ws_event_t *ev) {
   const ws_node_t *n = ev->node;
   luaL_checkstack(L, 8, "building an event");
   lua_createtable(L, 0, 10);
-  set_str(L, "type", ev->kind == WS_EV_ATTEMPT ? "attempt" : "state");
+  set_str(L, "type", ev->kind == WS_EV_ATTEMPT ? "attempt" : ev->kind == WS_EV_LOG ? "log" : "state");
+  set_str(L, "msg", ev->msg);
   set_str(L, "object", ws_objtype_name(n->type));
   set_str(L, "path", ws_node_path(n, path, sizeof path));
   set_str(L, "status", ws_status_name(ev->status));
@@ -207,7 +216,7 @@ void ws_lua_pushevent(lua_State *L, const ws_event_t *ev) {
       lua_setfield(L, -2, "resp");
     }
   }
-  if (ev->attempt) {
+  if (ev->attempt && ev->kind == WS_EV_ATTEMPT) {
     push_attempt(L, ev->attempt);
     lua_setfield(L, -2, "attempt");
   }

@@ -1,16 +1,20 @@
 /*
 ** ws_call.c - one attempt of one plugin: the engine side of plugin.h.
 **
-** A call completes exactly once. Its result is handed to the scheduler on a
-** later loop turn (through the run's deferred queue), after the response has
-** been checked against the plugin's response type.
+** A call completes exactly once. Its result is handed to its owner (the
+** scheduler, or the parent call of a sub-call) on a later loop turn, through
+** the run's deferred queue, after the response has been checked against the
+** plugin's response type.
+**
+** For the virtual clock a call is "real work" from its start until it
+** completes, except while it waits on the engine (ws_call_sleep, a sub-call).
 */
 #include <stdio.h>
 #include <stdlib.h>
 #include "ws_internal.h"
 
 uv_loop_t *ws_call_loop(const ws_call_t *call) { return call->run->loop; }
-const json_t *ws_call_request(const ws_call_t *call) { return call->action->req; }
+const json_t *ws_call_request(const ws_call_t *call) { return call->req; }
 const ws_plugin_def_t *ws_call_plugin(const ws_call_t *call) { return call->def; }
 int ws_call_attempt(const ws_call_t *call) { return call->attempt; }
 double ws_call_deadline(const ws_call_t *call) { return call->deadline; }
@@ -19,6 +23,19 @@ const char *ws_call_action_id(const ws_call_t *call) { return call->action->node
 const char *ws_call_plan_id(const ws_call_t *call) { return call->run->plan->node.id; }
 void *ws_call_data(const ws_call_t *call) { return call->data; }
 void ws_call_set_data(ws_call_t *call, void *data) { call->data = data; }
+
+/* The plugin waits on the engine (a sleep, a sub-call) or works again. */
+static void wait_enter(ws_call_t *call) {
+  if (call->waiting) return;
+  call->waiting = true;
+  ws__real_end(call->run);
+}
+
+static void wait_leave(ws_call_t *call) {
+  if (!call->waiting) return;
+  call->waiting = false;
+  ws__real_begin(call->run);
+}
 
 static void call_finish(ws__work_t *w) {
   ws_call_t *call = (ws_call_t *)w; /* work is the first member */
@@ -46,8 +63,14 @@ static bool claim_completion(ws_call_t *call) {
             call->def->name);
     return false;
   }
-  if (ws__timer_active(&call->wait)) ws__timer_stop(call->run, &call->wait);
-  else ws__real_end(call->run);
+  if (call->sub) { /* a plugin bug: it completed while its sub-call runs */
+    call->sub->parent = NULL;
+    ws__call_cancel(call->sub);
+    call->sub = NULL;
+  }
+  ws__timer_stop(call->run, &call->wait);
+  if (!call->waiting) ws__real_end(call->run);
+  call->waiting = false;
   call->completed = true;
   return true;
 }
@@ -75,37 +98,98 @@ void ws_call_fail(ws_call_t *call, int permanent, const char *code, const char *
   va_end(ap);
 }
 
-ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, double deadline,
-                          ws__call_done_fn done, void *ud) {
+static ws_call_t *call_new(ws_run_t *run, ws_action_t *action, const ws_plugin_def_t *def,
+                           ws__call_done_fn done, void *ud) {
   ws_call_t *call = ws__calloc(1, sizeof *call);
   call->run = run;
   call->action = action;
-  call->def = action->plugin;
-  call->attempt = attempt;
-  call->deadline = deadline;
+  call->def = def;
   call->done = done;
   call->done_ud = ud;
-  ws__real_begin(run);
+  return call;
+}
+
+static void call_begin(ws_call_t *call) {
+  ws__real_begin(call->run);
   int rc = call->def->start(call);
   if (rc < 0 && !call->completed)
     ws_call_fail(call, 0, uv_err_name(rc), "plugin \"%s\" could not start: %s", call->def->name,
                  uv_strerror(rc));
+}
+
+ws_call_t *ws__call_start(ws_run_t *run, ws_action_t *action, int attempt, double deadline,
+                          ws__call_done_fn done, void *ud) {
+  ws_call_t *call = call_new(run, action, action->plugin, done, ud);
+  call->req = action->req;
+  call->attempt = attempt;
+  call->deadline = deadline;
+  call_begin(call);
   return call;
 }
 
 static void wait_over(ws__timer_t *t) {
   ws_call_t *call = (ws_call_t *)(void *)((char *)t - offsetof(ws_call_t, wait));
-  ws__real_begin(call->run); /* the plugin works again until it waits or completes */
+  wait_leave(call);
   call->wait_cb(call);
 }
 
 int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb) {
   if (call->completed) return UV_EINVAL;
-  if (!ws__timer_active(&call->wait)) ws__real_end(call->run);
+  wait_enter(call);
   call->wait_cb = cb;
   ws__timer_start(call->run, &call->wait, seconds, wait_over);
   return 0;
 }
+
+void ws_call_log(ws_call_t *call, const char *fmt, ...) {
+  if (call->completed || call->abandoned) return;
+  ws_action_t *a = call->action;
+  ws_attempt_t *att = &a->attempts[a->nattempts - 1];
+  va_list ap;
+  va_start(ap, fmt);
+  char *line = ws__vasprintf(fmt, ap);
+  va_end(ap);
+  ws__push((void ***)&att->log, &att->nlog, line);
+  if (call->run->opts.on_event) {
+    ws_event_t ev = {WS_EV_LOG, &a->node, a->node.state.status, ws_run_now(call->run), att, line};
+    call->run->opts.on_event(&ev, call->run->opts.ud);
+  }
+}
+
+/* ------------------------------------------------------------- sub-calls */
+
+static void sub_done(ws_call_t *sub, void *ud) {
+  WS__UNUSED(ud);
+  ws_call_t *parent = sub->parent;
+  if (!parent) { /* orphaned: nobody reads the result */
+    ws__call_free(sub);
+    return;
+  }
+  parent->sub = NULL;
+  wait_leave(parent);
+  sub->user_done(sub, sub->user_ud);
+}
+
+ws_call_t *ws_call_start_sub(ws_call_t *parent, const ws_plugin_def_t *def, json_t *req,
+                             ws_call_fn done, void *ud) {
+  ws_call_t *sub = call_new(parent->run, parent->action, def, sub_done, NULL);
+  sub->req = req;
+  sub->owns_req = true;
+  sub->attempt = parent->attempt;
+  sub->deadline = parent->deadline;
+  sub->parent = parent;
+  sub->user_done = done;
+  sub->user_ud = ud;
+  parent->sub = sub;
+  wait_enter(parent);
+  call_begin(sub);
+  return sub;
+}
+
+const json_t *ws_call_response(const ws_call_t *call) { return call->resp; }
+const ws_error_t *ws_call_error(const ws_call_t *call) { return call->err; }
+void ws_call_cancel(ws_call_t *call) { ws__call_cancel(call); }
+void ws_call_release(ws_call_t *call) { ws__call_free(call); }
 
 void ws__call_cancel(ws_call_t *call) {
   if (call->completed || call->cancelled) return;
@@ -114,6 +198,7 @@ void ws__call_cancel(ws_call_t *call) {
 }
 
 void ws__call_free(ws_call_t *call) {
+  if (call->owns_req) json_decref(call->req);
   json_decref(call->resp);
   ws__error_free(call->err);
   free(call);

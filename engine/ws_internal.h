@@ -17,6 +17,8 @@ void *ws__realloc(void *p, size_t n); /* aborts when out of memory */
 char *ws__strdup(const char *s);      /* NULL stays NULL */
 char *ws__vasprintf(const char *fmt, va_list ap);
 char *ws__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Frees an action's attempts and forgets its result. */
+void ws__attempts_clear(ws_action_t *a);
 /* Appends p to a growable array of pointers. */
 void ws__push(void ***arr, size_t *n, void *p);
 
@@ -66,8 +68,15 @@ typedef void (*ws__call_done_fn)(ws_call_t *call, void *ud);
 struct ws_call {
   ws__work_t work;
   ws_run_t *run;
-  ws_action_t *action;
+  ws_action_t *action; /* the action of this attempt (a sub-call's too) */
   const ws_plugin_def_t *def;
+  json_t *req;
+  bool owns_req;       /* sub-calls own their request */
+  bool waiting;        /* the plugin waits on the engine: not real work */
+  ws_call_t *parent;   /* of a sub-call */
+  ws_call_t *sub;      /* the sub-call in flight */
+  ws_call_fn user_done; /* a sub-call's owner */
+  void *user_ud;
   int attempt;
   double deadline;
   void *data;              /* the plugin's */

@@ -118,12 +118,23 @@ int ws_node_set_key(ws_node_t *n, const char *key) {
 
 /* ------------------------------------------------------------------ free */
 
-static void action_free(ws_action_t *a) {
+void ws__attempts_clear(ws_action_t *a) {
   for (size_t i = 0; i < a->nattempts; i++) {
-    json_decref(a->attempts[i].resp);
-    ws__error_free(a->attempts[i].err);
+    ws_attempt_t *at = &a->attempts[i];
+    json_decref(at->resp);
+    ws__error_free(at->err);
+    for (size_t j = 0; j < at->nlog; j++) free(at->log[j]);
+    free(at->log);
   }
   free(a->attempts);
+  a->attempts = NULL;
+  a->nattempts = 0;
+  a->resp = NULL;
+  a->err = NULL;
+}
+
+static void action_free(ws_action_t *a) {
+  ws__attempts_clear(a);
   json_decref(a->req);
   free(a->plugin_name);
   node_clear(&a->node);

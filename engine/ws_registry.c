@@ -109,7 +109,7 @@ int ws_request_check(const ws_plugin_def_t *def, json_t **req, const char *root,
   if (def->validate) {
     char why[512];
     why[0] = '\0';
-    if (def->validate(*req, why, sizeof why)) {
+    if (def->validate(def, *req, why, sizeof why)) {
       snprintf(err, errlen, "%s", why[0] ? why : "request rejected by the plugin");
       return -1;
     }

@@ -206,7 +206,7 @@ void ws__timer_stop(ws_run_t *run, ws__timer_t *t) {
 
 void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attempt_t *att) {
   if (!run->opts.on_event) return;
-  ws_event_t ev = {kind, n, n->state.status, ws_run_now(run), att};
+  ws_event_t ev = {kind, n, n->state.status, ws_run_now(run), att, NULL};
   run->opts.on_event(&ev, run->opts.ud);
 }
 

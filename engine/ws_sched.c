@@ -112,7 +112,8 @@ static void record_attempt(action_run_t *ar, json_t *resp, ws_error_t *err) {
   ws_action_t *a = ar->a;
   ws_attempt_t *att = &a->attempts[a->nattempts - 1];
   att->ended = ws_run_now(ar->run);
-  att->timed_out = ar->timed_out;
+  /* a plugin may find its own timeout (a Lua plugin that never yields) */
+  att->timed_out = ar->timed_out || (err && err->code && strcmp(err->code, "timeout") == 0);
   if (ar->timed_out) {
     json_decref(resp);
     ws__error_free(err);
@@ -267,15 +268,7 @@ typedef struct checks_run {
 } checks_run_t;
 
 static void reset_action(ws_action_t *a) {
-  for (size_t i = 0; i < a->nattempts; i++) {
-    json_decref(a->attempts[i].resp);
-    ws__error_free(a->attempts[i].err);
-  }
-  free(a->attempts);
-  a->attempts = NULL;
-  a->nattempts = 0;
-  a->resp = NULL;
-  a->err = NULL;
+  ws__attempts_clear(a);
   memset(&a->node.state, 0, sizeof a->node.state);
 }
 

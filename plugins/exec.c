@@ -463,7 +463,9 @@ static void exec_put_output_hint(exec_buf_t *b, const exec_state_t *st) {
 
 /* Semantic checks beyond the type (argv non-empty, no NUL bytes, exit codes
 ** in range). Also run by start, so a malformed request can never crash it. */
-static int exec_validate(const json_t *req, char *err, size_t errlen) {
+static int exec_validate(const ws_plugin_def_t *def, const json_t *req, char *err,
+                         size_t errlen) {
+  (void)def;
   const json_t *argv, *env, *cwd, *in, *codes, *v;
   const char *key;
   size_t i;
@@ -1101,7 +1103,7 @@ static int exec_start(ws_call_t *call) {
   char why[256];
   int rc;
 
-  if (exec_validate(req, why, sizeof why) != 0) {
+  if (exec_validate(&ws_plugin_exec, req, why, sizeof why) != 0) {
     ws_call_fail(call, 1, "bad_request", "%s", why);
     return 0;
   }

@@ -20,7 +20,9 @@ static const ws_field_t sleep_response_fields[] = {
 };
 static const ws_type_t sleep_response = WS_RECORD(sleep_response_fields);
 
-static int sleep_validate(const json_t *req, char *err, size_t errlen) {
+static int sleep_validate(const ws_plugin_def_t *def, const json_t *req, char *err,
+                          size_t errlen) {
+  (void)def;
   double s = json_number_value(json_object_get(req, "seconds"));
   if (!isfinite(s) || s < 0) {
     snprintf(err, errlen, "req.seconds: must be a finite number >= 0, got %g", s);

@@ -484,4 +484,16 @@ end
 --- ws.kind(x): "plan", "block", "sequence", "action", "checks", "batch", or nil.
 ws.kind = kind_of
 
+------------------------------------------------------------------- plugins
+
+local plugins = require "workstream.plugins"
+
+ws.types = require "workstream.types"
+ws.plugin = plugins.plugin         -- ws.plugin{ name=, request=, execute=, ... }
+ws.permanent = plugins.permanent   -- error(ws.permanent("bad version")) stops retries
+-- Inside a plugin's execute (they yield to the engine, never block the loop):
+ws.sleep = plugins.sleep           -- ws.sleep("2s")
+ws.call = plugins.call             -- ws.call("ws.exec", req) -> resp
+ws.exec = plugins.exec             -- ws.exec{ argv = {...} } -> { code, stdout, stderr, ... }
+
 return ws

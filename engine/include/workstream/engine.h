@@ -100,6 +100,8 @@ typedef struct ws_attempt {
   ws_error_t *err; /* on failure (owned) */
   double started, ended;
   bool timed_out;
+  char **log;      /* lines the plugin logged (owned) */
+  size_t nlog;
 } ws_attempt_t;
 
 typedef struct ws_action {
@@ -234,7 +236,8 @@ int ws_plan_resolve(ws_plan_t *p, const ws_registry_t *r, char *err, size_t errl
 
 typedef enum ws_event_kind {
   WS_EV_STATE = 1, /* an object changed status */
-  WS_EV_ATTEMPT    /* an action attempt ended (node is the action) */
+  WS_EV_ATTEMPT,   /* an action attempt ended (node is the action) */
+  WS_EV_LOG        /* a plugin logged a line (node is the action) */
 } ws_event_kind_t;
 
 typedef struct ws_event {
@@ -242,7 +245,8 @@ typedef struct ws_event {
   ws_node_t *node;
   ws_status_t status;
   double time;
-  const ws_attempt_t *attempt; /* WS_EV_ATTEMPT */
+  const ws_attempt_t *attempt; /* WS_EV_ATTEMPT, WS_EV_LOG */
+  const char *msg;             /* WS_EV_LOG */
 } ws_event_t;
 
 /* Event handlers run inside the scheduler: they may read the model and call
@@ -286,6 +290,27 @@ int ws_run_plan(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
                 const ws_run_opts_t *opts, char *err, size_t errlen);
 
 double ws_run_now(const ws_run_t *run);
+
+/* -------------------------------------------------------------- sub-calls */
+
+/* For hosts that run plugins written in another language (the Lua binding):
+** a plugin's call may call another plugin. */
+typedef void (*ws_call_fn)(ws_call_t *call, void *ud);
+
+/* Starts plugin def with req (stolen; already checked with ws_request_check)
+** as a sub-call of parent: same action, attempt and deadline. The parent
+** waits on the engine meanwhile (a virtual clock may skip ahead). done runs
+** once, on a later loop turn, with the result readable through
+** ws_call_response/ws_call_error; then release the sub-call. Never fails: a
+** plugin that refuses to start gives a failed result the same way. */
+ws_call_t *ws_call_start_sub(ws_call_t *parent, const ws_plugin_def_t *def, json_t *req,
+                             ws_call_fn done, void *ud);
+const json_t *ws_call_response(const ws_call_t *call); /* borrowed; NULL on failure */
+const ws_error_t *ws_call_error(const ws_call_t *call); /* borrowed; NULL on success */
+/* Asks a sub-call in flight to stop; done still runs. */
+void ws_call_cancel(ws_call_t *call);
+/* Frees a sub-call whose done has run. */
+void ws_call_release(ws_call_t *call);
 
 #ifdef __cplusplus
 }

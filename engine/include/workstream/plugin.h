@@ -60,7 +60,7 @@ struct ws_plugin_def {
   /* Optional: refuse to load when the environment is unfit. 0 or -1 + err. */
   int (*init)(const ws_plugin_def_t *def, char *err, size_t errlen);
   /* Optional: semantic checks beyond types, on a type-checked request. */
-  int (*validate)(const json_t *req, char *err, size_t errlen);
+  int (*validate)(const ws_plugin_def_t *def, const json_t *req, char *err, size_t errlen);
   /* Required: begin one attempt. See the protocol above. */
   int (*start)(ws_call_t *call);
   /* Optional: ask an in-flight call to stop. */
@@ -89,9 +89,13 @@ void ws_call_set_data(ws_call_t *call, void *data);
 typedef void (*ws_call_wait_fn)(ws_call_t *call);
 int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb);
 
+/* Adds a line to the attempt's log (kept in the result, sent as an event). */
+void ws_call_log(ws_call_t *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Completes the call with a response (stolen; it is type-checked by the engine). */
 void ws_call_succeed(ws_call_t *call, json_t *resp);
-/* Completes the call with an error. code may be NULL. A permanent error stops retries. */
+/* Completes the call with an error. code may be NULL. A permanent error stops
+** retries. The code "timeout" records the attempt as timed out. */
 void ws_call_fail(ws_call_t *call, int permanent, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void ws_call_failv(ws_call_t *call, int permanent, const char *code, const char *fmt,

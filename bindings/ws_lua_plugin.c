@@ -1,0 +1,422 @@
+/*
+** ws_lua_plugin.c - plugins written in Lua.
+**
+** A Lua plugin is an ordinary ws_plugin_def_t whose start function runs the
+** plugin's execute(ctx, req) in a coroutine of its own, one per attempt, on
+** the engine's loop. The coroutine yields only through the engine's
+** primitives (ws.sleep, ws.call, and ws.exec built on ws.call); each sets up
+** one pending operation, whose completion resumes the coroutine. However an
+** attempt ends (return, error, timeout, stop), its coroutine is closed at that
+** moment, so its <close> variables run then.
+**
+**   core.register_plugin(spec)    [-1, +0, e]
+**   core.sleep(seconds)           [-1, +0, e] (yields)
+**   core.call(plugin, req)        [-2, +1, e] (yields)
+**   core.log(msg)                 [-1, +0, e]
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ws_lua.h"
+
+#define PLUGINS_KEY "workstream.lua_plugins"
+#define ERROR_MT_KEY "workstream.error" /* the metatable of error tables (ws.permanent) */
+
+/* A Lua function running longer than this without yielding, past its
+** deadline, is stopped by the instruction-count hook. */
+#define HOOK_COUNT 1000
+
+/* The thread in which binding code is running now: Lua callbacks made from C
+** (init, validate, a coroutine's creation) run on it. */
+static lua_State *current;
+
+lua_State *ws_lua_enter(lua_State *L) {
+  lua_State *old = current;
+  current = L;
+  return old;
+}
+
+void ws_lua_leave(lua_State *old) { current = old; }
+
+/* -------------------------------------------------------------- plugins */
+
+typedef struct lua_plugin {
+  ws_plugin_def_t def;
+  ws_retry_policy_t retry;
+  ws_arena_t arena;
+  int execute, validate, init; /* registry refs (LUA_NOREF when absent) */
+} lua_plugin_t;
+
+static int plugin_gc(lua_State *L) {
+  lua_plugin_t *lp = lua_touserdata(L, 1);
+  ws_arena_free(&lp->arena);
+  return 0;
+}
+
+/* Calls the function `ref` with the json value (or nothing) in protected
+** mode on the current thread. 0, or -1 with the error message in err. */
+static int call_hook(int ref, const json_t *arg, char *err, size_t errlen) {
+  lua_State *L = current;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+  int nargs = 0;
+  if (arg) {
+    ws_lua_pushjson(L, arg);
+    nargs = 1;
+  }
+  if (lua_pcall(L, nargs, 0, 0) == LUA_OK) return 0;
+  ws_lua_errmsg(L, -1, err, errlen);
+  lua_pop(L, 1);
+  return -1;
+}
+
+static int plugin_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
+  const lua_plugin_t *lp = def->ud;
+  return call_hook(lp->init, NULL, err, errlen);
+}
+
+static int plugin_validate(const ws_plugin_def_t *def, const json_t *req, char *err,
+                           size_t errlen) {
+  const lua_plugin_t *lp = def->ud;
+  return call_hook(lp->validate, req, err, errlen);
+}
+
+/* ---------------------------------------------------------------- attempts */
+
+typedef enum pending { P_NONE, P_SLEEP, P_CALL } pending_t;
+
+typedef struct attempt {
+  ws_call_t *call;
+  lua_plugin_t *lp;
+  lua_State *co;
+  int co_ref;
+  pending_t pending;
+  ws_call_t *sub;      /* P_CALL */
+  bool cancelling;     /* cancelled while a sub-call runs: end when it returns */
+  uint64_t slice_start; /* uv_hrtime when the coroutine was last resumed */
+  bool overran;        /* the count hook found it running past its timeout */
+} attempt_t;
+
+static attempt_t **attempt_slot(lua_State *co) { return (attempt_t **)lua_getextraspace(co); }
+
+/* The attempt whose coroutine is co, or NULL outside a plugin's coroutine. */
+static attempt_t *attempt_of(lua_State *co) { return *attempt_slot(co); }
+
+/* Closes the coroutine (its pending <close> variables run now) and frees the attempt. */
+static void attempt_end(attempt_t *a) {
+  lua_State *co = a->co;
+  *attempt_slot(co) = NULL;
+  lua_sethook(co, NULL, 0, 0);
+  if (ws_lua_closethread(co, current) != LUA_OK) {
+    char why[512];
+    ws_lua_errmsg(co, -1, why, sizeof why);
+    ws_call_log(a->call, "error while closing: %s", why);
+  }
+  luaL_unref(current, LUA_REGISTRYINDEX, a->co_ref);
+  ws_call_set_data(a->call, NULL);
+  free(a);
+}
+
+/* Turns an error object into a failed call: a ws.permanent table keeps its
+** flag and code; anything else is a retryable error with a readable message. */
+static void fail_with(attempt_t *a, lua_State *L, int idx) {
+  char msg[2048];
+  int permanent = 0;
+  char code[128] = "";
+  idx = lua_absindex(L, idx);
+  if (lua_istable(L, idx)) {
+    lua_getfield(L, idx, "permanent");
+    permanent = lua_toboolean(L, -1);
+    lua_getfield(L, idx, "code");
+    if (lua_isstring(L, -1)) snprintf(code, sizeof code, "%s", lua_tostring(L, -1));
+    lua_pop(L, 2);
+  }
+  ws_lua_errmsg(L, idx, msg, sizeof msg);
+  ws_call_fail(a->call, permanent, code[0] ? code : NULL, "%s", msg);
+}
+
+static void resume(attempt_t *a, int nargs);
+
+static void overrun_hook(lua_State *co, lua_Debug *ar) {
+  (void)ar;
+  attempt_t *a = attempt_of(co);
+  if (!a) return;
+  double ran = (double)(uv_hrtime() - a->slice_start) / 1e9;
+  double limit = ws_call_deadline(a->call) - ws_call_now(a->call);
+  if (!a->overran && ran <= limit) return;
+  if (!a->overran) {
+    a->overran = true;
+    lua_sethook(co, overrun_hook, LUA_MASKCOUNT, 1); /* from now on, every instruction */
+  }
+  char msg[256];
+  snprintf(msg, sizeof msg, "plugin \"%s\" ran for %.1fs without yielding, past its timeout",
+           a->lp->def.name, ran);
+  luaL_error(co, "%s", msg);
+}
+
+/* Resumes the coroutine with nargs values on its stack and acts on how it stops. */
+static void resume(attempt_t *a, int nargs) {
+  lua_State *co = a->co;
+  int nres;
+  a->slice_start = uv_hrtime();
+  lua_State *old = ws_lua_enter(co);
+  int status = lua_resume(co, old, nargs, &nres);
+  ws_lua_leave(old);
+  if (status == LUA_YIELD) {
+    lua_pop(co, nres);
+    if (a->pending != P_NONE) return; /* waiting on the engine */
+    ws_call_fail(a->call, 1, "bad_yield",
+                 "plugin \"%s\" yielded outside ws.sleep, ws.call and ws.exec; it cannot be "
+                 "resumed", a->lp->def.name);
+  } else if (status == LUA_OK) {
+    char why[1024];
+    json_t *resp = nres > 0 ? ws_lua_tojson(co, -nres, "resp", why, sizeof why) : NULL;
+    if (nres > 0 && !resp && !lua_isnil(co, -nres))
+      ws_call_fail(a->call, 1, "bad_response", "plugin \"%s\" returned a bad response: %s",
+                   a->lp->def.name, why);
+    else ws_call_succeed(a->call, resp);
+    lua_pop(co, nres);
+  } else {
+    if (a->overran) ws_call_fail(a->call, 0, "timeout", "%s", lua_tostring(co, -1));
+    else fail_with(a, co, -1);
+  }
+  attempt_end(a);
+}
+
+static int plugin_start(ws_call_t *call) {
+  lua_plugin_t *lp = (lua_plugin_t *)ws_call_plugin(call)->ud;
+  lua_State *L = current;
+  attempt_t *a = calloc(1, sizeof *a);
+  if (!a) return UV_ENOMEM;
+  a->call = call;
+  a->lp = lp;
+  a->co = lua_newthread(L);
+  a->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  *attempt_slot(a->co) = a;
+  ws_call_set_data(call, a);
+  lua_sethook(a->co, overrun_hook, LUA_MASKCOUNT, HOOK_COUNT);
+
+  lua_State *co = a->co;
+  lua_rawgeti(co, LUA_REGISTRYINDEX, lp->execute);
+  /* ctx */
+  lua_createtable(co, 0, 6);
+  lua_pushstring(co, ws_call_plan_id(call));
+  lua_setfield(co, -2, "plan_id");
+  lua_pushstring(co, ws_call_action_id(call));
+  lua_setfield(co, -2, "action_id");
+  lua_pushinteger(co, ws_call_attempt(call));
+  lua_setfield(co, -2, "attempt");
+  lua_pushnumber(co, ws_call_deadline(call));
+  lua_setfield(co, -2, "deadline");
+  lua_getfield(co, LUA_REGISTRYINDEX, "workstream.ctx_log");
+  lua_setfield(co, -2, "log");
+  ws_lua_pushjson(co, ws_call_request(call));
+  resume(a, 2);
+  return 0;
+}
+
+static void plugin_cancel(ws_call_t *call) {
+  attempt_t *a = ws_call_data(call);
+  if (!a) return;
+  if (a->pending == P_CALL) { /* end once the sub-call has returned */
+    a->cancelling = true;
+    ws_call_cancel(a->sub);
+    return;
+  }
+  ws_call_fail(call, 0, "cancelled", "cancelled");
+  attempt_end(a);
+}
+
+/* ---------------------------------------------------------- primitives */
+
+static attempt_t *check_attempt(lua_State *L, const char *fn) {
+  attempt_t *a = attempt_of(L);
+  if (!a || !lua_isyieldable(L))
+    luaL_error(L, "%s can only be called by a plugin's execute, where it can yield "
+               "(not in a metamethod, an iterator or a __gc handler)", fn);
+  return a;
+}
+
+static void wake(ws_call_t *call) {
+  attempt_t *a = ws_call_data(call);
+  a->pending = P_NONE;
+  resume(a, 0);
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  luaL_argcheck(L, s >= 0, 1, "must be >= 0");
+  attempt_t *a = check_attempt(L, "ws.sleep");
+  a->pending = P_SLEEP;
+  ws_call_sleep(a->call, s, wake);
+  return lua_yield(L, 0);
+}
+
+/* After ws.call's yield: the resume pushed (true, resp) or (false, err). */
+static int call_continue(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lua_toboolean(L, -2)) return 1;
+  return lua_error(L);
+}
+
+static void sub_returned(ws_call_t *sub, void *ud) {
+  attempt_t *a = ud;
+  a->pending = P_NONE;
+  a->sub = NULL;
+  if (a->cancelling) {
+    ws_call_release(sub);
+    ws_call_fail(a->call, 0, "cancelled", "cancelled");
+    attempt_end(a);
+    return;
+  }
+  const ws_error_t *err = ws_call_error(sub);
+  lua_pushboolean(a->co, err == NULL);
+  if (err) ws_lua_pusherror(a->co, err);
+  else ws_lua_pushjson(a->co, ws_call_response(sub));
+  if (err) { /* the error carries the permanent marker, so `error(e)` keeps it */
+    lua_getfield(a->co, LUA_REGISTRYINDEX, ERROR_MT_KEY);
+    lua_setmetatable(a->co, -2);
+  }
+  ws_call_release(sub);
+  resume(a, 2);
+}
+
+static int l_call(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  attempt_t *a = check_attempt(L, "ws.call");
+  const ws_plugin_def_t *def = ws_registry_find(ws_lua_registry(L), name);
+  if (!def) return luaL_error(L, "ws.call: unknown plugin \"%s\"", name);
+  char err[1024];
+  json_t *req = ws_lua_tojson(L, 2, "req", err, sizeof err);
+  if (!req && !lua_isnoneornil(L, 2)) return luaL_error(L, "ws.call(\"%s\"): %s", name, err);
+  if (!req) req = json_object();
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_request_check(def, &req, "req", err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) {
+    json_decref(req);
+    return luaL_error(L, "ws.call(\"%s\"): %s", name, err);
+  }
+  a->pending = P_CALL;
+  ws_lua_enter(L);
+  a->sub = ws_call_start_sub(a->call, def, req, sub_returned, a);
+  ws_lua_leave(old);
+  return lua_yieldk(L, 0, 0, call_continue);
+}
+
+static int l_log(lua_State *L) {
+  attempt_t *a = attempt_of(L);
+  if (!a) return luaL_error(L, "ctx.log can only be called by a plugin's execute");
+  int n = lua_gettop(L);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, ' ');
+    luaL_tolstring(L, i, NULL);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  ws_call_log(a->call, "%s", lua_tostring(L, -1));
+  return 0;
+}
+
+/* An error table shows as its message (what error() prints when uncaught). */
+static int error_tostring(lua_State *L) {
+  lua_getfield(L, 1, "msg");
+  if (!lua_isstring(L, -1)) lua_pushliteral(L, "error");
+  return 1;
+}
+
+/* ---------------------------------------------------------- registration */
+
+static void read_policy(lua_State *L, int idx, ws_retry_policy_t *p) {
+  const char *names[] = {"initial", "multiplier", "jitter", "max"};
+  double *slots[] = {&p->initial, &p->multiplier, &p->jitter, &p->max};
+  for (int i = 0; i < 4; i++) {
+    lua_getfield(L, idx, names[i]);
+    *slots[i] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+}
+
+static int ref_function(lua_State *L, int spec, const char *field, bool required) {
+  int t = lua_getfield(L, spec, field);
+  if (t == LUA_TFUNCTION) return luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
+  if (t != LUA_TNIL || required) luaL_error(L, "plugin spec: %s: expected a function", field);
+  return LUA_NOREF;
+}
+
+static const ws_type_t *read_type(lua_State *L, int spec, const char *field, ws_arena_t *arena) {
+  char err[1024];
+  lua_getfield(L, spec, field);
+  const ws_type_t *t = ws_lua_totype(L, -1, arena, field, err, sizeof err);
+  lua_pop(L, 1);
+  if (!t) luaL_error(L, "%s", err);
+  return t;
+}
+
+static int l_register_plugin(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_plugin_t *lp = lua_newuserdatauv(L, sizeof *lp, 0);
+  memset(lp, 0, sizeof *lp);
+  lp->execute = lp->validate = lp->init = LUA_NOREF;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, plugin_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+
+  ws_plugin_def_t *def = &lp->def;
+  def->abi = WS_PLUGIN_ABI;
+  lua_getfield(L, 1, "name");
+  def->name = ws_arena_strdup(&lp->arena, luaL_checkstring(L, -1));
+  lua_getfield(L, 1, "descr");
+  def->descr = lua_isstring(L, -1) ? ws_arena_strdup(&lp->arena, lua_tostring(L, -1)) : NULL;
+  lua_getfield(L, 1, "check");
+  def->is_check = lua_toboolean(L, -1);
+  lua_pop(L, 3);
+  def->request = read_type(L, 1, "request", &lp->arena);
+  def->response = read_type(L, 1, "response", &lp->arena);
+  if (lua_getfield(L, 1, "retry") == LUA_TTABLE) {
+    read_policy(L, lua_gettop(L), &lp->retry);
+    def->retry = &lp->retry;
+  }
+  lua_pop(L, 1);
+  lp->execute = ref_function(L, 1, "execute", true);
+  lp->validate = ref_function(L, 1, "validate", false);
+  lp->init = ref_function(L, 1, "init", false);
+  def->start = plugin_start;
+  def->cancel = plugin_cancel;
+  def->init = lp->init != LUA_NOREF ? plugin_init : NULL;
+  def->validate = lp->validate != LUA_NOREF ? plugin_validate : NULL;
+  def->ud = lp;
+
+  char err[1024];
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_registry_add(ws_lua_registry(L), def, err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) return luaL_error(L, "%s", err);
+  /* keep it (and its definition) alive as long as the state */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, PLUGINS_KEY);
+  lua_pushvalue(L, -2);
+  lua_setfield(L, -2, def->name);
+  lua_pop(L, 2);
+  return 0;
+}
+
+static const luaL_Reg functions[] = {
+    {"register_plugin", l_register_plugin},
+    {"sleep", l_sleep},
+    {"call", l_call},
+    {NULL, NULL},
+};
+
+void ws_lua_open_plugins(lua_State *L) {
+  luaL_setfuncs(L, functions, 0);
+  lua_pushcfunction(L, l_log);
+  lua_setfield(L, LUA_REGISTRYINDEX, "workstream.ctx_log");
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, ERROR_MT_KEY);
+  lua_pushcfunction(L, error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setfield(L, -2, "error_mt");
+}
