@@ -41,9 +41,19 @@ void ws_lua_pushevent(lua_State *L, const ws_event_t *ev);
 /* Pushes an error table {msg, permanent, code?}. [-0, +1, m] */
 void ws_lua_pusherror(lua_State *L, const ws_error_t *e);
 
-/* The registry of the Lua state (created with the built-ins on first use).
-** [-0, +0, e] */
+/* The default registry of the Lua state (created with the built-ins on first
+** use). [-0, +0, e] */
 ws_registry_t *ws_lua_registry(lua_State *L);
+/* The registry value at idx, or the default one when it is nil or absent. [-0, +0, v] */
+ws_registry_t *ws_lua_toregistry(lua_State *L, int idx);
+/* core.new_registry(): a new registry with the built-ins. [-0, +1, e] */
+int ws_lua_new_registry(lua_State *L);
+/* Keeps the value at value_idx alive as long as the registry at reg_idx (nil:
+** the default one). [-0, +0, m] */
+void ws_lua_registry_keep(lua_State *L, int reg_idx, int value_idx);
+/* The registry of the run in progress (ws.call uses it), or the default one. */
+void ws_lua_set_run_registry(lua_State *L, ws_registry_t *r);
+ws_registry_t *ws_lua_run_registry(lua_State *L);
 
 /* The module: require "workstream.core". [-0, +1, e] */
 int luaopen_workstream_core(lua_State *L);

@@ -5,10 +5,15 @@
 ** this module checks requests against plugin types, runs plans on a libuv
 ** loop of their own, and returns results as plain tables.
 **
-**   core.check_request(plugin, req)  -> req' | nil, msg     [-2, +1|2, m]
-**   core.plugin_info(name)           -> info | nil          [-1, +1, m]
-**   core.plugins()                   -> { info... }         [-0, +1, m]
-**   core.run(plan, opts)             -> result              [-2, +1, e]
+** A registry argument may be nil: the default registry (built-ins and the
+** plugins registered with ws.plugin).
+**
+**   core.new_registry()                   -> registry (with the built-ins) [-0, +1, e]
+**   core.check_request(plugin, req, reg?) -> req' | nil, msg    [-3, +1|2, m]
+**   core.plugin_info(name, reg?)          -> info | nil         [-2, +1, m]
+**   core.plugins(reg?)                    -> { info... }        [-1, +1, m]
+**   core.run(plan, opts)                  -> result             [-2, +1, e]
+**     opts: on_event, signals, clock ("virtual"), registry
 **   core.stop(force)                 -> boolean             [-1, +1, -]
 **   core.uuid7()                     -> string              [-0, +1, m]
 */
@@ -19,47 +24,10 @@
 #include "builtins.h"
 #include "ws_lua.h"
 
-#define REGISTRY_KEY "workstream.registry"
 #define CURRENT_RUN_KEY "workstream.current_run"
 
-/* ----------------------------------------------------------------- registry */
-
-typedef struct registry_box {
-  ws_registry_t *r;
-} registry_box_t;
-
-static int registry_gc(lua_State *L) {
-  registry_box_t *box = lua_touserdata(L, 1);
-  ws_registry_free(box->r);
-  box->r = NULL;
-  return 0;
-}
-
-ws_registry_t *ws_lua_registry(lua_State *L) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY) == LUA_TUSERDATA) {
-    registry_box_t *box = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return box->r;
-  }
-  lua_pop(L, 1);
-  registry_box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
-  box->r = NULL;
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, registry_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  box->r = ws_registry_new();
-  char err[512];
-  if (ws_builtins_register(box->r, err, sizeof err)) {
-    lua_pop(L, 1);
-    luaL_error(L, "cannot register the built-in plugins: %s", err);
-  }
-  lua_setfield(L, LUA_REGISTRYINDEX, REGISTRY_KEY);
-  return box->r;
-}
-
-static const ws_plugin_def_t *find_plugin(lua_State *L, const char *name) {
-  return ws_registry_find(ws_lua_registry(L), name);
+static const ws_plugin_def_t *find_plugin(lua_State *L, int reg_idx, const char *name) {
+  return ws_registry_find(ws_lua_toregistry(L, reg_idx), name);
 }
 
 static void push_plugin_info(lua_State *L, const ws_plugin_def_t *def) {
@@ -83,7 +51,7 @@ static void push_plugin_info(lua_State *L, const ws_plugin_def_t *def) {
 
 static int l_check_request(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
-  const ws_plugin_def_t *def = find_plugin(L, name);
+  const ws_plugin_def_t *def = find_plugin(L, 3, name);
   if (!def) {
     lua_pushnil(L);
     lua_pushfstring(L, "unknown plugin \"%s\" (wsrun plugins lists the registered ones)", name);
@@ -112,14 +80,14 @@ static int l_check_request(lua_State *L) {
 }
 
 static int l_plugin_info(lua_State *L) {
-  const ws_plugin_def_t *def = find_plugin(L, luaL_checkstring(L, 1));
+  const ws_plugin_def_t *def = find_plugin(L, 2, luaL_checkstring(L, 1));
   if (!def) return lua_pushnil(L), 1;
   push_plugin_info(L, def);
   return 1;
 }
 
 static int l_plugins(lua_State *L) {
-  ws_registry_t *r = ws_lua_registry(L);
+  ws_registry_t *r = ws_lua_toregistry(L, 1);
   size_t n = ws_registry_count(r);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
@@ -208,11 +176,17 @@ static int l_run(lua_State *L) {
   lua_pop(L, 1);
   if (nested) return luaL_error(L, "a plan is already running in this Lua state; runs do not nest");
 
+  ws_registry_t *reg = ws_lua_registry(L);
+  if (has_opts) {
+    lua_getfield(L, 2, "registry");
+    reg = ws_lua_toregistry(L, -1);
+    lua_pop(L, 1); /* opts keeps it alive */
+  }
   char err[2048];
   ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
   if (!plan) return luaL_error(L, "invalid plan: %s", err);
   lua_State *old = ws_lua_enter(L);
-  int resolved = ws_plan_resolve(plan, ws_lua_registry(L), err, sizeof err);
+  int resolved = ws_plan_resolve(plan, reg, err, sizeof err);
   ws_lua_leave(old);
   if (resolved) {
     ws_plan_free(plan);
@@ -240,10 +214,11 @@ static int l_run(lua_State *L) {
   }
 
   ws_run_opts_t opts = {on_event, lr, virtual_clock};
-  lr->run = ws_run_new(loop, plan, ws_lua_registry(L), &opts, err, sizeof err);
+  lr->run = ws_run_new(loop, plan, reg, &opts, err, sizeof err);
   if (lr->run) {
     lua_pushlightuserdata(L, lr);
     lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+    ws_lua_set_run_registry(L, reg);
     if (lr->use_signals) {
       int signums[2] = {SIGINT, SIGTERM};
       for (int i = 0; i < 2; i++) {
@@ -258,6 +233,7 @@ static int l_run(lua_State *L) {
     ws_lua_leave(old);
     lua_pushnil(L);
     lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
+    ws_lua_set_run_registry(L, NULL);
     if (lr->use_signals)
       for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&lr->sig[i], close_noop);
     ws_run_free(lr->run);
@@ -295,6 +271,7 @@ static int l_stop(lua_State *L) {
 }
 
 static const luaL_Reg functions[] = {
+    {"new_registry", ws_lua_new_registry},
     {"check_request", l_check_request},
     {"plugin_info", l_plugin_info},
     {"plugins", l_plugins},

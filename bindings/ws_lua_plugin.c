@@ -9,7 +9,9 @@
 ** attempt ends (return, error, timeout, stop), its coroutine is closed at that
 ** moment, so its <close> variables run then.
 **
-**   core.register_plugin(spec)    [-1, +0, e]
+**   core.register_plugin(spec, registry?)  [-2, +0, e]
+**     spec.like = "name": take the types, check flag and retry policy of that
+**     plugin in the default registry (a fake that keeps the real one's types)
 **   core.sleep(seconds)           [-1, +0, e] (yields)
 **   core.call(plugin, req)        [-2, +1, e] (yields)
 **   core.log(msg)                 [-1, +0, e]
@@ -19,7 +21,6 @@
 #include <string.h>
 #include "ws_lua.h"
 
-#define PLUGINS_KEY "workstream.lua_plugins"
 #define ERROR_MT_KEY "workstream.error" /* the metatable of error tables (ws.permanent) */
 
 /* A Lua function running longer than this without yielding, past its
@@ -284,7 +285,7 @@ static void sub_returned(ws_call_t *sub, void *ud) {
 static int l_call(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   attempt_t *a = check_attempt(L, "ws.call");
-  const ws_plugin_def_t *def = ws_registry_find(ws_lua_registry(L), name);
+  const ws_plugin_def_t *def = ws_registry_find(ws_lua_run_registry(L), name);
   if (!def) return luaL_error(L, "ws.call: unknown plugin \"%s\"", name);
   char err[1024];
   json_t *req = ws_lua_tojson(L, 2, "req", err, sizeof err);
@@ -358,6 +359,8 @@ static const ws_type_t *read_type(lua_State *L, int spec, const char *field, ws_
 
 static int l_register_plugin(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 2); /* the registry, or nil: the default one */
+  ws_lua_toregistry(L, 2);
   lua_plugin_t *lp = lua_newuserdatauv(L, sizeof *lp, 0);
   memset(lp, 0, sizeof *lp);
   lp->execute = lp->validate = lp->init = LUA_NOREF;
@@ -375,11 +378,25 @@ static int l_register_plugin(lua_State *L) {
   lua_getfield(L, 1, "check");
   def->is_check = lua_toboolean(L, -1);
   lua_pop(L, 3);
-  def->request = read_type(L, 1, "request", &lp->arena);
-  def->response = read_type(L, 1, "response", &lp->arena);
-  if (lua_getfield(L, 1, "retry") == LUA_TTABLE) {
-    read_policy(L, lua_gettop(L), &lp->retry);
-    def->retry = &lp->retry;
+  if (lua_getfield(L, 1, "like") == LUA_TSTRING) {
+    const ws_plugin_def_t *real = ws_registry_find(ws_lua_registry(L), lua_tostring(L, -1));
+    if (!real) return luaL_error(L, "plugin \"%s\": no plugin \"%s\" to take the types of",
+                                 def->name, lua_tostring(L, -1));
+    def->request = real->request; /* borrowed: the default registry outlives this one */
+    def->response = real->response;
+    def->is_check = real->is_check;
+    if (real->retry) {
+      lp->retry = *real->retry;
+      def->retry = &lp->retry;
+    }
+  } else {
+    def->request = read_type(L, 1, "request", &lp->arena);
+    def->response = read_type(L, 1, "response", &lp->arena);
+    if (lua_getfield(L, 1, "retry") == LUA_TTABLE) {
+      read_policy(L, lua_gettop(L), &lp->retry);
+      def->retry = &lp->retry;
+    }
+    lua_pop(L, 1);
   }
   lua_pop(L, 1);
   lp->execute = ref_function(L, 1, "execute", true);
@@ -393,14 +410,11 @@ static int l_register_plugin(lua_State *L) {
 
   char err[1024];
   lua_State *old = ws_lua_enter(L);
-  int rc = ws_registry_add(ws_lua_registry(L), def, err, sizeof err);
+  int rc = ws_registry_add(ws_lua_toregistry(L, 2), def, err, sizeof err);
   ws_lua_leave(old);
   if (rc) return luaL_error(L, "%s", err);
-  /* keep it (and its definition) alive as long as the state */
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, PLUGINS_KEY);
-  lua_pushvalue(L, -2);
-  lua_setfield(L, -2, def->name);
-  lua_pop(L, 2);
+  ws_lua_registry_keep(L, 2, -1); /* it lives as long as its registry */
+  lua_pop(L, 1);
   return 0;
 }
 

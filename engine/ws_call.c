@@ -111,7 +111,7 @@ static ws_call_t *call_new(ws_run_t *run, ws_action_t *action, const ws_plugin_d
 
 static void call_begin(ws_call_t *call) {
   ws__real_begin(call->run);
-  int rc = call->def->start(call);
+  int rc = call->def->run ? ws__blocking_start(call) : call->def->start(call);
   if (rc < 0 && !call->completed)
     ws_call_fail(call, 0, uv_err_name(rc), "plugin \"%s\" could not start: %s", call->def->name,
                  uv_strerror(rc));
@@ -191,10 +191,13 @@ const ws_error_t *ws_call_error(const ws_call_t *call) { return call->err; }
 void ws_call_cancel(ws_call_t *call) { ws__call_cancel(call); }
 void ws_call_release(ws_call_t *call) { ws__call_free(call); }
 
+bool ws__call_cancellable(const ws_call_t *call) { return call->def->cancel || call->def->run; }
+
 void ws__call_cancel(ws_call_t *call) {
   if (call->completed || call->cancelled) return;
   call->cancelled = true;
-  if (call->def->cancel) call->def->cancel(call);
+  if (call->job) ws__blocking_cancel(call);
+  else if (call->def->cancel) call->def->cancel(call);
 }
 
 void ws__call_free(ws_call_t *call) {

@@ -89,7 +89,14 @@ struct ws_call {
   void *done_ud;
   ws__timer_t wait;        /* ws_call_sleep */
   ws_call_wait_fn wait_cb;
+  struct ws__job *job;     /* a blocking plugin's run on the thread pool */
 };
+
+/* Blocking plugins (ws_blocking.c). */
+int ws__blocking_start(ws_call_t *call);
+void ws__blocking_cancel(ws_call_t *call);
+/* Whether an in-flight call can be stopped, rather than only abandoned. */
+bool ws__call_cancellable(const ws_call_t *call);
 
 /* Starts one attempt of action's plugin. done runs on a later loop turn with
 ** the result in call->resp / call->err (after the response type check); it

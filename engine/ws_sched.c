@@ -158,7 +158,7 @@ static void attempt_timed_out(ws__timer_t *t) {
   action_run_t *ar = CONTAINER_OF(t, action_run_t, timer);
   if (ar->call->completed) return; /* its result is already on the way: it wins */
   ar->timed_out = true;
-  if (ar->call->def->cancel) ws__call_cancel(ar->call); /* the result still comes, promptly */
+  if (ws__call_cancellable(ar->call)) ws__call_cancel(ar->call); /* the result comes promptly */
   else abandon_call(ar, "timed out (the plugin cannot be cancelled)");
 }
 
@@ -196,7 +196,7 @@ static void action_force_stop(action_run_t *ar) {
   ar->stopped = true;
   if (ar->call) {
     if (ar->call->completed) return; /* its result is already on the way */
-    if (ar->call->def->cancel) ws__call_cancel(ar->call);
+    if (ws__call_cancellable(ar->call)) ws__call_cancel(ar->call);
     else {
       ws__timer_stop(ar->run, &ar->timer);
       abandon_call(ar, "abandoned by a forced stop (the plugin cannot be cancelled)");

@@ -17,6 +17,9 @@
 **     cancelled whatever it reports. A plugin without cancel cannot be
 **     interrupted, only abandoned.
 **
+** A plugin that must block (a synchronous library, heavy CPU work) sets
+** `run` instead of start/cancel: the engine calls it on libuv's thread pool.
+**
 ** Ownership: the request is borrowed and valid until the call completes; the
 ** plugin never frees it. A response passed to ws_call_succeed is stolen. The
 ** call object belongs to the engine; it is invalid after completion.
@@ -48,6 +51,13 @@ typedef struct ws_retry_policy {
 
 typedef struct ws_plugin_def ws_plugin_def_t;
 
+/* Where a blocking run reports its error. */
+typedef struct ws_blocking_error {
+  int permanent;  /* stop retrying */
+  char code[64];  /* optional, "" when none */
+  char msg[1024];
+} ws_blocking_error_t;
+
 struct ws_plugin_def {
   int abi;                        /* WS_PLUGIN_ABI */
   const char *name;               /* namespaced: "acme.deploy" */
@@ -61,10 +71,20 @@ struct ws_plugin_def {
   int (*init)(const ws_plugin_def_t *def, char *err, size_t errlen);
   /* Optional: semantic checks beyond types, on a type-checked request. */
   int (*validate)(const ws_plugin_def_t *def, const json_t *req, char *err, size_t errlen);
-  /* Required: begin one attempt. See the protocol above. */
+  /* Asynchronous style: begin one attempt (see the protocol above) ... */
   int (*start)(ws_call_t *call);
-  /* Optional: ask an in-flight call to stop. */
+  /* ... and, optionally, ask it to stop. */
   void (*cancel)(ws_call_t *call);
+
+  /* Blocking style, instead of start/cancel: runs one attempt on a thread of
+  ** libuv's pool, on its own copy of the request (freed by the engine). It
+  ** must not touch the loop nor call any ws_call_* function. It returns the
+  ** response (the engine takes it), or NULL after filling *err.
+  ** *cancelled becomes nonzero when the attempt times out or the run is
+  ** stopped: the attempt has then already ended as cancelled, so return soon;
+  ** what is returned after that is discarded (and freed). */
+  json_t *(*run)(const ws_plugin_def_t *def, const json_t *req, const volatile int *cancelled,
+                 ws_blocking_error_t *err);
 
   void *ud;                       /* the plugin's own, never touched by the engine */
 };
