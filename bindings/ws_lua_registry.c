@@ -51,6 +51,11 @@ static registry_box_t *push_new(lua_State *L) {
   return box;
 }
 
+int ws_lua_is_registry(lua_State *L) {
+  lua_pushboolean(L, luaL_testudata(L, 1, REGISTRY_MT) != NULL);
+  return 1;
+}
+
 int ws_lua_new_registry(lua_State *L) {
   push_new(L);
   return 1;

@@ -402,8 +402,8 @@ local function run_options(ctx, opts)
   -- Options of the contract the C core does not implement yet: refuse them
   -- rather than run with different semantics than asked for.
   if opts.store ~= nil then ctx:fail("store", "is not supported yet (runs are kept in memory)") end
-  if opts.registry ~= nil then
-    ctx:fail("registry", "is not supported yet (the default registry is used)")
+  if opts.registry ~= nil and not core().is_registry(opts.registry) then
+    ctx:fail("registry", "expected a registry (ws.registry()), got " .. describe(opts.registry))
   end
   if opts.on_event ~= nil and type(opts.on_event) ~= "function" then
     ctx:fail("on_event", "expected function, got " .. describe(opts.on_event))
@@ -426,7 +426,7 @@ function ws.run(plan, opts)
   end
   RAN[plan] = true
   return core().run(plan, { on_event = opts.on_event, signals = opts.signals == true,
-                            clock = opts.clock })
+                            clock = opts.clock, registry = opts.registry })
 end
 
 --- ws.stop(force) -> boolean
@@ -495,5 +495,8 @@ ws.permanent = plugins.permanent   -- error(ws.permanent("bad version")) stops r
 ws.sleep = plugins.sleep           -- ws.sleep("2s")
 ws.call = plugins.call             -- ws.call("ws.exec", req) -> resp
 ws.exec = plugins.exec             -- ws.exec{ argv = {...} } -> { code, stdout, stderr, ... }
+-- A new registry with the built-ins: ws.run(plan, { registry = r }) runs against it
+-- (the testing helpers put fakes in one).
+ws.registry = function() return core().new_registry() end
 
 return ws

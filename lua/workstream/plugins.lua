@@ -18,7 +18,7 @@ local function core()
 end
 
 local SPEC_FIELDS = { name = true, descr = true, check = true, request = true, response = true,
-                      retry = true, init = true, validate = true, execute = true }
+                      retry = true, init = true, validate = true, execute = true, like = true }
 
 local function fail(site, name, field, msg)
   local who = name and fmt("plugin %s", check.quote(name)) or "ws.plugin"
@@ -48,8 +48,10 @@ local function policy(site, name, p)
 end
 
 --- ws.plugin{ name=, check?, request=, response?, retry?, init?, validate?, execute= }
--- Registers a Lua plugin in the default registry.
-function M.plugin(spec)
+-- Registers a Lua plugin in the default registry, or in `registry`.
+-- like = "other.plugin" (instead of check, request, response, retry) takes
+-- those of that plugin in the default registry: a fake that keeps its types.
+function M.plugin(spec, registry)
   local site = check.caller()
   if type(spec) ~= "table" then fail(site, nil, nil, "expected a table of fields, got " .. type(spec)) end
   local name = spec.name
@@ -73,6 +75,17 @@ function M.plugin(spec)
       fail(site, name, f, "expected a function, got " .. type(spec[f]))
     end
   end
+  if spec.like ~= nil then
+    if type(spec.like) ~= "string" then fail(site, name, "like", "expected a plugin name") end
+    for _, f in pairs { "check", "request", "response", "retry" } do
+      if spec[f] ~= nil then fail(site, name, f, "comes from the plugin named by `like`") end
+    end
+    local def = { name = name, descr = spec.descr, like = spec.like, init = spec.init,
+                  validate = spec.validate, execute = spec.execute }
+    local done, err = pcall(core().register_plugin, def, registry)
+    if not done then check.raise(site, tostring(err)) end
+    return name
+  end
   local ok, request = pcall(types.as_type, spec.request or {}, "request")
   if not ok then fail(site, name, "request", (request:gsub("^.-ws%.types: ", ""))) end
   local response
@@ -87,7 +100,7 @@ function M.plugin(spec)
     retry = spec.retry ~= nil and policy(site, name, spec.retry) or nil,
     init = spec.init, validate = spec.validate, execute = spec.execute,
   }
-  local done, err = pcall(core().register_plugin, def)
+  local done, err = pcall(core().register_plugin, def, registry)
   if not done then check.raise(site, tostring(err)) end
   return name
 end
