@@ -824,7 +824,7 @@ describe("ws.run", function()
       { { clock = "fast" }, 'ws.run: clock: expected "real" or "virtual", got "fast"' },
       { { signals = "yes" }, "ws.run: signals: expected boolean, got string" },
       { { store = "/tmp/x.db" }, "ws.run: store: is not supported yet" },
-      { { registry = {} }, "ws.run: registry: is not supported yet" },
+      { { registry = {} }, "ws.run: registry: expected a registry (ws.registry()), got a table" },
       { { on_event = "print" }, "ws.run: on_event: expected function, got string" },
     }
     for _, case in ipairs(cases) do
