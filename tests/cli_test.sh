@@ -86,6 +86,14 @@ case_usage() {
   expect_err "unknown option --frobnicate"
 }
 
+case_plugins_listed() {
+  run plugins
+  expect_code 0
+  expect_out "ws.exec"
+  expect_out "  request:  record{argv = list(string), env = optional(map(string))"
+  expect_out "ws.sleep"
+}
+
 # Starts the stoppable plan in the background and waits for its first action.
 start_stoppable() {
   "$WSRUN" plans/stoppable.lua "$tmp" "$1" >"$tmp/out" 2>"$tmp/err" &

@@ -17,8 +17,11 @@ local VERSION = "0.1.0"
 
 local USAGE = [[
 usage: wsrun [options] PLAN.lua [ARGS...]
+       wsrun [options] plugins
 
 Runs the plan that PLAN.lua returns. ARGS reach the file as `...` and `arg`.
+`wsrun plugins` lists the registered plugins with their request and
+response types.
 
 options:
   -h, --help     show this help
@@ -129,6 +132,18 @@ local function load_plan(path, args)
   return plan
 end
 
+-- `wsrun plugins`: every registered plugin, its kind and its types.
+local function list_plugins(out)
+  local core = require "workstream.core"
+  for _, p in ipairs(core.plugins()) do
+    out:write(fmt("%s%s\n", p.name, p.is_check and "  (check)" or ""))
+    if p.descr then out:write("  ", p.descr, "\n") end
+    out:write("  request:  ", p.request, "\n")
+    out:write("  response: ", p.response, "\n")
+  end
+  return 0
+end
+
 function M.main(argv)
   local i = 1
   while argv[i] and argv[i]:sub(1, 1) == "-" do
@@ -152,6 +167,7 @@ function M.main(argv)
     io.stderr:write(USAGE)
     return 2
   end
+  if path == "plugins" and argv[i + 1] == nil then return list_plugins(io.stdout) end
   local args = { select(i + 1, table.unpack(argv, 1, #argv)) }
 
   local plan, err = load_plan(path, args)
