@@ -74,7 +74,9 @@ static void push_action(lua_State *L, const ws_action_t *a) {
   lua_createtable(L, 0, 16);
   set_node(L, &a->node);
   set_str(L, "plugin", a->plugin_name);
-  ws_lua_pushjson(L, a->req);
+  json_t *shown = a->plugin ? ws_redacted(a->plugin->request, a->req) : json_incref(a->req);
+  ws_lua_pushjson(L, shown);
+  json_decref(shown);
   lua_setfield(L, -2, "req");
   set_num(L, "timeout", a->timeout);
   set_int(L, "retries", a->retries);

@@ -147,8 +147,10 @@ void ws_call_log(ws_call_t *call, const char *fmt, ...) {
   ws_attempt_t *att = &a->attempts[a->nattempts - 1];
   va_list ap;
   va_start(ap, fmt);
-  char *line = ws__vasprintf(fmt, ap);
+  char *raw = ws__vasprintf(fmt, ap);
   va_end(ap);
+  char *line = ws__scrub(a, raw);
+  free(raw);
   ws__push((void ***)&att->log, &att->nlog, line);
   if (call->run->opts.on_event) {
     ws_event_t ev = {WS_EV_LOG, &a->node, a->node.state.status, ws_run_now(call->run), att, line};

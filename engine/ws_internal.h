@@ -17,6 +17,12 @@ void *ws__realloc(void *p, size_t n); /* aborts when out of memory */
 char *ws__strdup(const char *s);      /* NULL stays NULL */
 char *ws__vasprintf(const char *fmt, va_list ap);
 char *ws__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Secrets (ws_secrets.c): collected when an action is resolved, scrubbed out
+** of what its plugin produces. scrub returns a new string. */
+void ws__collect_secrets(ws_action_t *a);
+char *ws__scrub(const ws_action_t *a, const char *text);
+void ws__scrub_json(const ws_action_t *a, json_t *v);
+
 /* Frees an action's attempts and forgets its result. */
 void ws__attempts_clear(ws_action_t *a);
 /* Appends p to a growable array of pointers. */
@@ -164,6 +170,13 @@ void ws__real_end(ws_run_t *run);
 /* The scheduler (ws_sched.c). */
 void ws__sched_start(ws_run_t *run);
 void ws__sched_free(ws_run_t *run);
+
+/* The registry (ws_registry.c). Registers defs[0..n) all or none: every
+** definition is checked (as by ws_registry_add, and that no name appears twice
+** among them) before any init runs, and nothing is inserted until every init
+** has succeeded. 0, or -1 with a message in err. */
+int ws__registry_add_all(ws_registry_t *r, const ws_plugin_def_t *const *defs, size_t n,
+                         char *err, size_t errlen);
 
 /* The default backoff policy: 100 ms, x2, +/-50 %, 60 s max. */
 extern const ws_retry_policy_t ws__default_retry;

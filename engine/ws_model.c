@@ -135,6 +135,8 @@ void ws__attempts_clear(ws_action_t *a) {
 
 static void action_free(ws_action_t *a) {
   ws__attempts_clear(a);
+  for (size_t i = 0; i < a->nsecrets; i++) free(a->secrets[i]);
+  free(a->secrets);
   json_decref(a->req);
   free(a->plugin_name);
   node_clear(&a->node);

@@ -50,7 +50,9 @@ static size_t lower_bound(const ws_registry_t *r, const char *name) {
   return lo;
 }
 
-int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen) {
+/* Everything ws_registry_add checks before running init: the definition itself
+** and that its name is free in r. */
+static int vet(const ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen) {
   char why[256];
   if (def->abi != WS_PLUGIN_ABI) {
     snprintf(err, errlen, "plugin \"%s\" was built for plugin ABI %d, this engine has %d",
@@ -62,14 +64,8 @@ int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, siz
              def->name ? def->name : "");
     return -1;
   }
-  if (!def->start == !def->run) {
-    snprintf(err, errlen, "plugin \"%s\" must have either start (asynchronous) or run "
-             "(blocking), not %s", def->name, def->start ? "both" : "neither");
-    return -1;
-  }
-  if (def->run && def->cancel) {
-    snprintf(err, errlen, "plugin \"%s\": a blocking plugin (run) sees cancellation through "
-             "its cancelled flag; it has no cancel function", def->name);
+  if (!def->start) {
+    snprintf(err, errlen, "plugin \"%s\" has no start function", def->name);
     return -1;
   }
   if (!def->request || def->request->kind != WS_T_RECORD || !def->response ||
@@ -82,19 +78,51 @@ int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, siz
     snprintf(err, errlen, "plugin \"%s\": %s", def->name, why);
     return -1;
   }
-  size_t at = lower_bound(r, def->name);
-  if (at < r->n && strcmp(r->defs[at]->name, def->name) == 0) {
+  if (ws_registry_find(r, def->name)) {
     snprintf(err, errlen, "plugin \"%s\" is already registered", def->name);
     return -1;
   }
+  return 0;
+}
+
+static int run_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
+  char why[256];
+  why[0] = '\0';
   if (def->init && def->init(def, why, sizeof why)) {
-    snprintf(err, errlen, "plugin \"%s\" refused to load: %s", def->name, why);
+    snprintf(err, errlen, "plugin \"%s\" refused to load: %s", def->name,
+             why[0] ? why : "(no reason given)");
     return -1;
   }
+  return 0;
+}
+
+static void insert(ws_registry_t *r, const ws_plugin_def_t *def) {
+  size_t at = lower_bound(r, def->name);
   r->defs = ws__realloc(r->defs, (r->n + 1) * sizeof *r->defs);
   memmove(r->defs + at + 1, r->defs + at, (r->n - at) * sizeof *r->defs);
   r->defs[at] = def;
   r->n++;
+}
+
+int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen) {
+  if (vet(r, def, err, errlen) || run_init(def, err, errlen)) return -1;
+  insert(r, def);
+  return 0;
+}
+
+int ws__registry_add_all(ws_registry_t *r, const ws_plugin_def_t *const *defs, size_t n,
+                         char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    if (vet(r, defs[i], err, errlen)) return -1;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(defs[j]->name, defs[i]->name) == 0) {
+        snprintf(err, errlen, "plugin \"%s\" is defined twice", defs[i]->name);
+        return -1;
+      }
+  }
+  for (size_t i = 0; i < n; i++)
+    if (run_init(defs[i], err, errlen)) return -1;
+  for (size_t i = 0; i < n; i++) insert(r, defs[i]);
   return 0;
 }
 
@@ -189,6 +217,7 @@ static int resolve_node(ws_node_t *n, void *ud) {
     return -1;
   }
   a->plugin = def;
+  if (!a->nsecrets) ws__collect_secrets(a);
   return 0;
 }
 

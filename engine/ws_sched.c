@@ -120,6 +120,12 @@ static void record_attempt(action_run_t *ar, json_t *resp, ws_error_t *err) {
     resp = NULL;
     err = ws__error_new(false, "timeout", "timed out after %gs", a->timeout);
   }
+  if (err && a->nsecrets) {
+    char *clean = ws__scrub(a, err->msg);
+    free(err->msg);
+    err->msg = clean;
+  }
+  ws__scrub_json(a, resp);
   att->resp = resp;
   att->err = err;
   ar->call = NULL;

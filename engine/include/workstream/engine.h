@@ -117,6 +117,8 @@ typedef struct ws_action {
   size_t nattempts;
   json_t *resp;    /* the successful response (borrowed from the last attempt) */
   ws_error_t *err; /* the last error when failed (borrowed from the last attempt) */
+  char **secrets;  /* the request's secret values, scrubbed from plugin output */
+  size_t nsecrets;
 } ws_action_t;
 
 typedef struct ws_checks {
@@ -222,10 +224,33 @@ const ws_plugin_def_t *ws_registry_find(const ws_registry_t *r, const char *name
 size_t ws_registry_count(const ws_registry_t *r);
 const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i); /* by name order */
 
+/* Loads an external plugin library (see WS_PLUGIN_ENTRY in plugin.h) and
+** registers every plugin it defines, all or none: each definition is checked
+** as by ws_registry_add (and no name may appear twice) before any init runs,
+** and nothing is registered unless every init succeeds. On failure the
+** library is unloaded; on success it stays loaded for the life of the process.
+** A path without a '/' names a file in the current directory (dlopen's own
+** library search is not used). The host process must export the engine's
+** symbols (wsrun does; see ws_registry_load_path).
+** 0, or -1 with a message in err that starts with the path. */
+int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errlen);
+
+/* Loads, with ws_registry_load, every "*.so" file (not hidden) in each
+** directory of a colon-separated search path such as WS_PLUGIN_PATH: the
+** directories in the order given, the files of each in byte order of their
+** names. Empty entries, missing directories and a directory listed twice are
+** skipped. Stops at the first file that fails to load (files loaded before it
+** stay registered). 0, or -1 with a message naming the file or directory. */
+int ws_registry_load_path(ws_registry_t *r, const char *search_path, char *err, size_t errlen);
+
 /* Type-checks and validates a request for a plugin, in place (defaults are
 ** filled). root names the path prefix ("req"). 0, or -1 with a message. */
 int ws_request_check(const ws_plugin_def_t *def, json_t **req, const char *root, char *err,
                      size_t errlen);
+
+/* A copy of v (new reference) in which the values that type t marks secret
+** are replaced by "<redacted>": what may be shown, stored or reported. */
+json_t *ws_redacted(const ws_type_t *t, const json_t *v);
 
 /* Resolves every action's plugin and checks every request and the rules that
 ** span the plan (check plugins only in checks, unique keys). 0, or -1 with a

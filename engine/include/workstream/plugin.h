@@ -121,6 +121,35 @@ void ws_call_fail(ws_call_t *call, int permanent, const char *code, const char *
 void ws_call_failv(ws_call_t *call, int permanent, const char *code, const char *fmt,
                    va_list ap);
 
+/* --- external plugins (shared objects loaded at run time) ---
+**
+** Every external plugin exports this one function. It writes the ABI it was
+** built for (WS_PLUGIN_ABI) to *abi and returns a NULL-terminated array of
+** definitions. The engine calls it when loading the file and reads the array
+** only when *abi matches its own ABI.
+**
+** Ownership: the library owns the array and the definitions, static data that
+** lives as long as the library is loaded; the engine never frees or changes
+** them. A successfully loaded library is never unloaded (registries and plans
+** keep pointers into it); a failed load unloads it.
+**
+** The library must not link the engine: ws_call_* and the types above come
+** from the host process (wsrun, or the Lua module) when the library is
+** loaded. Build it against `pkg-config workstream-plugin`. For example:
+**
+**   static const ws_plugin_def_t *const plugins[] = {&my_plugin, NULL};
+**   const ws_plugin_def_t *const *WS_PLUGIN_ENTRY(int *abi) {
+**     *abi = WS_PLUGIN_ABI;
+**     return plugins;
+**   }
+**
+** The declaration below exports the function even when the library is built
+** with -fvisibility=hidden (recommended: nothing else of it needs exporting). */
+#define WS_PLUGIN_ENTRY ws_plugin_entry
+#define WS_PLUGIN_ENTRY_SYMBOL "ws_plugin_entry"
+typedef const ws_plugin_def_t *const *(*ws_plugin_entry_fn)(int *abi);
+__attribute__((visibility("default"))) const ws_plugin_def_t *const *WS_PLUGIN_ENTRY(int *abi);
+
 #ifdef __cplusplus
 }
 #endif
