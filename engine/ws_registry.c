@@ -64,8 +64,14 @@ static int vet(const ws_registry_t *r, const ws_plugin_def_t *def, char *err, si
              def->name ? def->name : "");
     return -1;
   }
-  if (!def->start) {
-    snprintf(err, errlen, "plugin \"%s\" has no start function", def->name);
+  if (!def->start == !def->run) {
+    snprintf(err, errlen, "plugin \"%s\" must have either start (asynchronous) or run "
+             "(blocking), not %s", def->name, def->start ? "both" : "neither");
+    return -1;
+  }
+  if (def->run && def->cancel) {
+    snprintf(err, errlen, "plugin \"%s\": a blocking plugin (run) sees cancellation through "
+             "its cancelled flag; it has no cancel function", def->name);
     return -1;
   }
   if (!def->request || def->request->kind != WS_T_RECORD || !def->response ||
