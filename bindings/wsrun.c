@@ -8,6 +8,7 @@
 ** 3 when the host itself fails.
 */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,9 @@ static int run_cli(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* A command that closes its stdin early must not kill the engine with
+  ** SIGPIPE; the write fails with EPIPE instead. Children get the default back. */
+  signal(SIGPIPE, SIG_IGN);
   lua_State *L = luaL_newstate();
   if (!L) {
     fprintf(stderr, "wsrun: cannot create a Lua state (out of memory)\n");
