@@ -7,6 +7,7 @@
 ** engine's registry only borrows their definitions.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include "builtins.h"
 #include "ws_lua.h"
 
@@ -70,6 +71,11 @@ ws_registry_t *ws_lua_registry(lua_State *L) {
   lua_pop(L, 1);
   registry_box_t *box = push_new(L);
   lua_setfield(L, LUA_REGISTRYINDEX, DEFAULT_KEY);
+  /* The plugins of WS_PLUGIN_PATH join the built-ins in the default registry. */
+  const char *search = getenv("WS_PLUGIN_PATH");
+  char err[1024];
+  if (search && *search && ws_registry_load_path(box->r, search, err, sizeof err))
+    luaL_error(L, "WS_PLUGIN_PATH: %s", err);
   return box->r;
 }
 
@@ -90,6 +96,18 @@ void ws_lua_registry_keep(lua_State *L, int reg_idx, int value_idx) {
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);
   lua_pop(L, 2);
+}
+
+/* core.load_plugin(path, reg?): loads an external plugin (.so) into a registry. */
+int ws_lua_load_plugin(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  ws_registry_t *r = ws_lua_toregistry(L, 2);
+  char err[1024];
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_registry_load(r, path, err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) return luaL_error(L, "%s", err);
+  return 0;
 }
 
 void ws_lua_set_run_registry(lua_State *L, ws_registry_t *r) {

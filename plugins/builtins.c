@@ -10,6 +10,9 @@
 static const ws_plugin_def_t *const ws__builtins[] = {
   &ws_plugin_exec,
   &ws_plugin_sleep,
+  &ws_plugin_check_exec,
+  &ws_plugin_check_tcp,
+  &ws_plugin_check_http,
 };
 
 int ws_builtins_register(ws_registry_t *r, char *err, size_t errlen) {

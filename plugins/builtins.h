@@ -26,6 +26,15 @@ extern const ws_plugin_def_t ws_plugin_exec;
 /* "ws.sleep": waits req.seconds on the engine's clock (free under a virtual clock). */
 extern const ws_plugin_def_t ws_plugin_sleep;
 
+/* "ws.check.exec" (check): ws.exec as a check; passes when the command exits with an ok code. */
+extern const ws_plugin_def_t ws_plugin_check_exec;
+
+/* "ws.check.tcp" (check): passes when a TCP connection to host:port is established. */
+extern const ws_plugin_def_t ws_plugin_check_tcp;
+
+/* "ws.check.http" (check): passes when a GET of url gives the expected status (and body text). */
+extern const ws_plugin_def_t ws_plugin_check_http;
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config lua5.4 liblua5.4-dev libuv1-dev \
-libjansson-dev libsqlite3-dev libcmocka-dev lua-busted"
+libjansson-dev libsqlite3-dev libcmocka-dev lua-busted libcurl4-openssl-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -94,6 +94,37 @@ case_plugins_listed() {
   expect_out "ws.sleep"
 }
 
+case_plugin_by_flag() {
+  : "${EXAMPLE_PLUGIN:?set EXAMPLE_PLUGIN to the example plugin}"
+  printf 'hello\n' > "$tmp/file"
+  run --plugin "$EXAMPLE_PLUGIN" plans/checksum.lua "$tmp/file"
+  expect_code 0
+  expect_out "completed b/s/sum"
+  expect_out "actions: 2 completed"
+  run --plugin "$EXAMPLE_PLUGIN" plans/checksum.lua relative/path
+  expect_code 2
+  expect_err "checksum.lua:8: "
+  expect_err "absolute"
+}
+
+case_bad_plugin() {
+  run --plugin plans/good.lua plans/good.lua "$tmp"
+  expect_code 2
+  expect_err "wsrun: --plugin: plans/good.lua: "
+  run --plugin "$tmp/missing.so" plugins
+  expect_code 2
+  expect_err "missing.so"
+}
+
+case_plugin_path() {
+  mkdir "$tmp/plugins"
+  cp "$EXAMPLE_PLUGIN" "$tmp/plugins/"
+  WS_PLUGIN_PATH="$tmp/nowhere:$tmp/plugins" "$WSRUN" plugins >"$tmp/out" 2>"$tmp/err"; code=$?
+  expect_code 0
+  expect_out "example.checksum"
+  expect_out 'request:  record{path = string, algorithm = default(enum{"fnv1a64", "adler32"}, "fnv1a64")}'
+}
+
 # Starts the stoppable plan in the background and waits for its first action.
 start_stoppable() {
   "$WSRUN" plans/stoppable.lua "$tmp" "$1" >"$tmp/out" 2>"$tmp/err" &

@@ -24,6 +24,8 @@ Runs the plan that PLAN.lua returns. ARGS reach the file as `...` and `arg`.
 response types.
 
 options:
+  --plugin PATH  load an external C plugin (a .so); repeatable. The plugins
+                 in the directories of $WS_PLUGIN_PATH are always loaded.
   -h, --help     show this help
   --version      show the version
 
@@ -154,6 +156,21 @@ function M.main(argv)
     elseif opt == "--version" then
       io.stdout:write("wsrun ", VERSION, "\n")
       return 0
+    elseif opt == "--plugin" or opt:match("^%-%-plugin=") then
+      local path = opt:match("^%-%-plugin=(.*)$")
+      if not path then
+        i = i + 1
+        path = argv[i]
+      end
+      if not path or path == "" then
+        eprintf("wsrun: --plugin needs a path to a .so file")
+        return 2
+      end
+      local ok, err = pcall(ws.plugins.load, path)
+      if not ok then
+        eprintf("wsrun: --plugin: %s", (tostring(err):gsub("^[^:]*:%d+: ", "")))
+        return 2
+      end
     elseif opt == "--" then
       i = i + 1
       break
@@ -161,6 +178,7 @@ function M.main(argv)
       eprintf("wsrun: unknown option %s\n%s", opt, USAGE)
       return 2
     end
+    i = i + 1
   end
   local path = argv[i]
   if not path then

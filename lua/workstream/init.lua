@@ -495,8 +495,20 @@ ws.permanent = plugins.permanent   -- error(ws.permanent("bad version")) stops r
 ws.sleep = plugins.sleep           -- ws.sleep("2s")
 ws.call = plugins.call             -- ws.call("ws.exec", req) -> resp
 ws.exec = plugins.exec             -- ws.exec{ argv = {...} } -> { code, stdout, stderr, ... }
+--- ws.plugins.load(path): loads an external C plugin (a shared object) into the
+-- default registry. The plugins in $WS_PLUGIN_PATH's directories load by themselves.
+ws.plugins = {
+  load = function(path, registry)
+    if type(path) ~= "string" then
+      check.raise(check.caller(), "ws.plugins.load: expected a path, got " .. type(path))
+    end
+    local ok, err = pcall(core().load_plugin, path, registry)
+    if not ok then check.raise(check.caller(), tostring(err)) end
+  end,
+}
 -- A new registry with the built-ins: ws.run(plan, { registry = r }) runs against it
 -- (the testing helpers put fakes in one).
 ws.registry = function() return core().new_registry() end
+ws.builder = require("workstream.builder").new -- plans assembled step by step (builder.lua)
 
 return ws

@@ -230,8 +230,10 @@ const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i); /* by n
 ** and nothing is registered unless every init succeeds. On failure the
 ** library is unloaded; on success it stays loaded for the life of the process.
 ** A path without a '/' names a file in the current directory (dlopen's own
-** library search is not used). The host process must export the engine's
-** symbols (wsrun does; see ws_registry_load_path).
+** library search is not used). Plugins take the engine's symbols from the
+** host: an executable must link the whole engine and export it (CMake:
+** ws_plugin_host in engine/CMakeLists.txt); a shared object containing the
+** engine (the Lua module) is made global on the first load.
 ** 0, or -1 with a message in err that starts with the path. */
 int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errlen);
 
