@@ -337,7 +337,7 @@ static void cont_done(void *ud, ws_node_t *child, ws_status_t st) {
   cl->in_flight = false;
   cl->runs++;
   if (st != WS_COMPLETED) {
-    cl->failed = true;
+    cl->failed = st == WS_FAILED; /* stopped: a forced stop ended the run */
     cl->active = false;
   } else if (cl->active) {
     ws__timer_start(cl->run, &cl->timer, cl->c->delay, cont_run_timer);
@@ -452,7 +452,7 @@ static void block_checks_done(void *ud, ws_node_t *child, ws_status_t st) {
   block_run_t *br = ud;
   ws_checks_t *c = (ws_checks_t *)child;
   if (c->kind == WS_CHECKS_BYPASS) br->bypassed = st == WS_COMPLETED; /* failing: "run it" */
-  else if (st != WS_COMPLETED) br->failed = true;
+  else if (st == WS_FAILED) br->failed = true; /* stopped (a forced stop) is not a failure */
   if (--br->pending == 0) {
     br->waiting = W_NONE;
     block_step(br);
@@ -466,7 +466,7 @@ static void block_cont_end(cont_loop_t *cl) {
     if (br->waiting == W_CHILDREN) block_halt(br, false); /* acted on at once */
   }
   if (br->waiting == W_CHECKS && cl->runs == 1) /* the first run goes with the pre checks */
-    block_checks_done(br, &cl->c->node, cl->failed ? WS_FAILED : WS_COMPLETED);
+    block_checks_done(br, &cl->c->node, cl->c->node.state.status);
   else if (br->waiting == W_DRAIN) {
     br->waiting = W_NONE;
     block_step(br);
@@ -610,7 +610,7 @@ static bool plan_failing(const plan_runner_t *p) {
 static void plan_checks_done(void *ud, ws_node_t *child, ws_status_t st) {
   plan_runner_t *p = ud;
   ws_checks_t *c = (ws_checks_t *)child;
-  bool bad = st != WS_COMPLETED;
+  bool bad = st == WS_FAILED; /* stopped (a forced stop) is not a failure */
   switch (c->kind) {
   case WS_CHECKS_BYPASS: p->bypassed = !bad; break;
   case WS_CHECKS_PRE: p->f_pre |= bad; break;
@@ -632,7 +632,7 @@ static void plan_cont_end(cont_loop_t *cl) {
     if (p->cur) block_halt(p->cur, true); /* acted on at once */
   }
   if (p->waiting == W_CHECKS && cl->runs == 1)
-    plan_checks_done(p, &cl->c->node, cl->failed ? WS_FAILED : WS_COMPLETED);
+    plan_checks_done(p, &cl->c->node, cl->c->node.state.status);
   else if (p->waiting == W_DRAIN) {
     p->waiting = W_NONE;
     plan_step(p);

@@ -962,9 +962,8 @@ static void test_http_forced_stop_cancels(void **state) {
   assert_true(a->nattempts == 1);
   assert_non_null(a->attempts[0].err);
   assert_code(a->attempts[0].err, "cancelled");
-  /* DESIGN.md section 5 says a user stop gives `stopped`; the engine currently
-  ** ends this plan failed with reason pre_check (reported; not a plugin matter). */
-  assert_int_not_equal(plan->node.state.status, WS_COMPLETED);
+  assert_int_equal(plan->node.state.status, WS_STOPPED); /* a stop, not a failed check */
+  assert_int_equal(plan->reason, WS_REASON_STOPPED);
   assert_int_equal(plan->blocks[0]->node.state.status, WS_NOT_STARTED);
   spin_until(&loop, &srv.slow_closed, 3);
   assert_int_equal(srv.slow_closed, 1);

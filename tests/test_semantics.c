@@ -562,6 +562,23 @@ static void forced_stop_cancels_running_actions(void **state) {
   ws_plan_free(p);
 }
 
+static void forced_stop_during_pre_checks_is_a_stop(void **state) {
+  (void)state;
+  ws_plan_t *p = ws_plan_new("p", NULL);
+  ws_plan_set_checks(p, make_checks(WS_CHECKS_PRE, 30, "slow pre", "\"sleep\": 3600"));
+  ws_plan_set_checks(p, make_checks(WS_CHECKS_CONT, 30, "slow cont", "\"sleep\": 3600"));
+  ws_block_t *b = add_block(p, "b", 1);
+  add_seq(b, "s", 1, NULL);
+  runner_t r = {.force_on = "slow pre"};
+  run_with(p, &r);
+  assert_int_equal(STATUS(p->checks[WS_CHECKS_PRE]), WS_STOPPED);
+  assert_int_equal(STATUS(p->checks[WS_CHECKS_CONT]), WS_STOPPED);
+  assert_int_equal(STATUS(b), WS_NOT_STARTED);
+  assert_int_equal(STATUS(p), WS_STOPPED);
+  assert_int_equal(p->reason, WS_REASON_STOPPED);
+  ws_plan_free(p);
+}
+
 static void stop_action_mode_applies_to_a_user_stop(void **state) {
   (void)state;
   ws_plan_t *p = ws_plan_new("p", NULL);
@@ -619,6 +636,7 @@ int main(void) {
       cmocka_unit_test_setup(graceful_stop, setup),
       cmocka_unit_test_setup(forced_stop_cancels_running_actions, setup),
       cmocka_unit_test_setup(stop_action_mode_applies_to_a_user_stop, setup),
+      cmocka_unit_test_setup(forced_stop_during_pre_checks_is_a_stop, setup),
       cmocka_unit_test_setup(entrance_and_exit_delays, setup),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ local type, pairs, ipairs, next, error, tostring, require =
       type, pairs, ipairs, next, error, tostring, require
 local setmetatable, getmetatable = setmetatable, getmetatable
 local fmt, concat, sort = string.format, table.concat, table.sort
-local math_type = math.type
+local math_type, min = math.type, math.min
 
 local quote, describe = check.quote, check.describe
 
@@ -295,25 +295,25 @@ local function missing_plugins(self, plan)
   return missing
 end
 
--- Fills in the path and the time of the calls made during a run, from its result.
+-- Fills in the path and the time of the calls made since the last fakes:run,
+-- from this run's result. (Calls made by a plain ws.run with fakes.registry
+-- are not in it: they keep what they have.)
 local function settle_calls(self, result)
-  if next(self.fresh) == nil then return end
+  local fresh = self.fresh
+  if next(fresh) == nil then return end
+  self.fresh = {}
   local by_id = {}
   for node, path in ws.walk(result) do
     if node.type == "action" then by_id[node.id] = { node = node, path = path } end
   end
-  local left = {}
-  for _, call in ipairs(self.fresh) do
+  for _, call in ipairs(fresh) do
     local found = by_id[call.action_id]
     if found then
       call.path = found.path
       local attempt = found.node.attempts and found.node.attempts[call.attempt]
       call.time = attempt and attempt.started
-    else
-      left[#left + 1] = call -- made by another run (ws.run with fakes.registry)
     end
   end
-  self.fresh = left
 end
 
 --- fakes:run(plan, opts?) -> result: ws.run with the fakes registry and, unless
@@ -400,7 +400,7 @@ local function close_matches(path, all)
   end
   sort(scored, function(x, y) if x.d ~= y.d then return x.d < y.d end return x.p < y.p end)
   local out = {}
-  for i = 1, math.min(5, #scored) do out[i] = quote(scored[i].p) end
+  for i = 1, min(5, #scored) do out[i] = quote(scored[i].p) end
   return out
 end
 
