@@ -91,6 +91,7 @@ local blocks = {
   ws.block{
     name = "canary",
     descr = "one host first; the rollout goes on only if it is healthy on the new release",
+    concurrency = 1,
     sequences = sequences(CANARY),
     post_checks = { health("canary healthy", CANARY, { version = version }) },
   },

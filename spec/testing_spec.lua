@@ -65,7 +65,8 @@ describe("workstream.testing", function()
 
     it("record every call: request (defaults filled in), attempt, action id, path and time", function()
       local fakes = T.fakes()
-      local fake = fakes:fake(DEPLOY, { responses = { T.fail("flaky") }, default = { previous = "1.0" } })
+      local fake = fakes:fake(DEPLOY, { responses = { T.fail("flaky"), { previous = "1.0" }, { previous = "1.0" }, T.fail("flaky") },
+                                        default = { previous = "1.0" } })
       local r = fakes:run(plan_for({ "web1", "web2" }, { retries = 1, retry = { initial = 10, jitter = 0 } }))
       assert.are.equal("completed", r.status)
       assert.are.equal(3, #fake.calls)
@@ -78,6 +79,29 @@ describe("workstream.testing", function()
                       { retry.attempt, retry.action_id, retry.path, retry.time })
       assert.are.equal(10, retry.time - first.time) -- the backoff, on the virtual clock
       assert.are.same({ 1, a2.id, "web2" }, { second.attempt, second.action_id, second.req.host })
+
+      -- The same fakes run again: the new calls are timed too.
+      local again = fakes:run(plan_for({ "web9" }, { retries = 1, retry = { initial = 10, jitter = 0 } }))
+      assert.are.equal(5, #fake.calls)
+      local a9 = T.find(again, "b/web9/deploy")
+      assert.are.same({ a9.attempts[1].started, a9.attempts[2].started }, { fake.calls[4].time, fake.calls[5].time })
+    end)
+
+    it("time each run of a continuous check", function()
+      local fakes = T.fakes()
+      fakes:fake(DEPLOY, { default = T.sleep(25, { previous = "1.0" }) })
+      local health = fakes:fake(HEALTH)
+      local r = fakes:run(ws.plan{
+        name = "p",
+        cont_checks = ws.checks{ delay = "10s", actions = { ws.action{ name = "up", plugin = HEALTH, req = { host = "web1" } } } },
+        blocks = { ws.block{ name = "b", sequences = { ws.seq{ name = "web1", actions = { deploy("web1") } } } } },
+      })
+      local times = {}
+      for i, call in ipairs(health.calls) do
+        assert.are.equal("cont_checks/up", call.path)
+        times[i] = call.time - r.started
+      end
+      assert.are.same({ 0, 10, 20 }, times)
     end)
 
     it("fail with T.fail (retried) and T.fail_permanent (not retried), message and code kept", function()
@@ -266,9 +290,16 @@ describe("workstream.testing", function()
       local plan = plan_for { "web1", "web2" }
       local line = next_line()
       local err = fails(pcall(fakes.run, fakes, plan))
-      assert_error_at(err, line, 'fakes:run: plan "p" uses a plugin the fakes registry does not have: '
-                                 .. '"spec.testing.deploy" (at "b/web1/deploy"); fake it with fakes:fake(name, {...}) '
-                                 .. "or let the real one run with fakes:real(name)")
+      assert_error_at(err, line, 'fakes:run: plan "p": unknown plugin "spec.testing.deploy" in the fakes registry '
+                                 .. '(used at "b/web1/deploy"); fake it with fakes:fake("spec.testing.deploy", {...}) '
+                                 .. 'or let the real one run with fakes:real("spec.testing.deploy")')
+      local two = ws.plan{ name = "two", blocks = { ws.block{ name = "b", sequences = { ws.seq{ name = "s", actions = {
+        deploy("web1"), ws.action{ name = "tell", plugin = NOTIFY, req = { msg = "done" } } } } } } } }
+      line = next_line()
+      err = fails(pcall(fakes.run, fakes, two))
+      assert_error_at(err, line, 'fakes:run: plan "two": unknown plugins in the fakes registry: '
+                                 .. '"spec.testing.deploy" (used at "b/s/deploy"), "spec.testing.notify" (used at "b/s/tell"); '
+                                 .. "fake each with fakes:fake(name, {...}) or let the real ones run with fakes:real(name)")
       -- Nothing ran: the same plan runs once the plugin is faked.
       fakes:fake(DEPLOY, { default = { previous = "1.0" } })
       assert.are.equal("completed", fakes:run(plan).status)

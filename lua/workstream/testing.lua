@@ -126,7 +126,8 @@ function T.fakes()
     by_name = {},   -- name -> fake
     reals = {},     -- name -> site of fakes:real
     paths = {},     -- action id -> path, from the events of fakes:run
-    fresh = {},     -- calls whose time is not known yet (filled in after the run)
+    starts = {},    -- action id -> when it last started running (a check reruns)
+    fresh = {},     -- calls made since the last fakes:run ended
   }, Fakes)
 end
 
@@ -225,17 +226,19 @@ function Fakes:fake(name, opts)
   local script, default = fake_options(site, call, opts)
   local fake = { name = name, calls = {} }
   local used = 0
-  local fresh = self.fresh
-  local paths = self.paths
+  local fakes, paths, starts = self, self.paths, self.starts
   plugins.plugin({
     name = name,
     like = name,
     descr = "fake of " .. name .. " (workstream.testing)",
     execute = function(ctx, req)
-      local record = { req = req, attempt = ctx.attempt, action_id = ctx.action_id,
-                       path = paths[ctx.action_id] }
+      -- A first attempt starts with its action's "running" event; a later one
+      -- after a backoff that no event tells, so the result does (settle_calls).
+      local id = ctx.action_id
+      local record = { req = req, attempt = ctx.attempt, action_id = id, path = paths[id],
+                       time = ctx.attempt == 1 and starts[id] or nil }
       fake.calls[#fake.calls + 1] = record
-      fresh[#fresh + 1] = record
+      fakes.fresh[#fakes.fresh + 1] = record -- a new list after each run
       local entry
       if used < #script then
         used = used + 1
@@ -279,8 +282,8 @@ function Fakes:real(name)
   return self
 end
 
--- Every plugin the plan uses that the fakes registry lacks, with the path of
--- its first use, in walk order.
+-- Every plugin the plan uses that the fakes registry lacks, in walk order:
+-- { name =, path = (of its first use) }.
 local function missing_plugins(self, plan)
   local missing, seen = {}, {}
   for node, path in ws.walk(plan) do
@@ -288,16 +291,33 @@ local function missing_plugins(self, plan)
     if name and not seen[name] then
       seen[name] = true
       if not core().plugin_info(name, self.registry) then
-        missing[#missing + 1] = fmt("%s (at %s)", quote(name), quote(path))
+        missing[#missing + 1] = { name = name, path = path }
       end
     end
   end
   return missing
 end
 
--- Fills in the path and the time of the calls made since the last fakes:run,
--- from this run's result. (Calls made by a plain ws.run with fakes.registry
--- are not in it: they keep what they have.)
+-- The engine would refuse such a plan with `unknown plugin "x"` (after taking
+-- the plan's one run); this says the same before anything runs, with the way out.
+local function unknown_plugins(site, plan, missing)
+  local what = check.label("plan", plan.name)
+  if #missing == 1 then
+    local name = quote(missing[1].name)
+    check.raise(site, fmt("fakes:run: %s: unknown plugin %s in the fakes registry (used at %s); "
+                          .. "fake it with fakes:fake(%s, {...}) or let the real one run with "
+                          .. "fakes:real(%s)", what, name, quote(missing[1].path), name, name))
+  end
+  local list = {}
+  for i, m in ipairs(missing) do list[i] = fmt("%s (used at %s)", quote(m.name), quote(m.path)) end
+  check.raise(site, fmt("fakes:run: %s: unknown plugins in the fakes registry: %s; fake each with "
+                        .. "fakes:fake(name, {...}) or let the real ones run with fakes:real(name)",
+                        what, concat(list, ", ")))
+end
+
+-- Fills in what the calls made since the last fakes:run lack (the time of a
+-- retry; anything, for a call outside fakes:run) from this run's result. A
+-- result keeps only the last run of a check's action, hence the events first.
 local function settle_calls(self, result)
   local fresh = self.fresh
   if next(fresh) == nil then return end
@@ -309,9 +329,9 @@ local function settle_calls(self, result)
   for _, call in ipairs(fresh) do
     local found = by_id[call.action_id]
     if found then
-      call.path = found.path
+      call.path = call.path or found.path
       local attempt = found.node.attempts and found.node.attempts[call.attempt]
-      call.time = attempt and attempt.started
+      if call.time == nil and attempt then call.time = attempt.started end
     end
   end
 end
@@ -336,21 +356,16 @@ function Fakes:run(plan, opts)
   end
   if ws.kind(plan) == "plan" then
     local missing = missing_plugins(self, plan)
-    if #missing > 0 then
-      check.raise(site, fmt("fakes:run: %s uses %s the fakes registry does not have: %s; "
-                            .. "fake %s with fakes:fake(name, {...}) or let the real %s run "
-                            .. "with fakes:real(name)",
-                            check.label("plan", plan.name),
-                            #missing == 1 and "a plugin" or "plugins", concat(missing, ", "),
-                            #missing == 1 and "it" or "each", #missing == 1 and "one" or "ones"))
-    end
+    if #missing > 0 then unknown_plugins(site, plan, missing) end
   end
-  -- Paths of actions by id as they start, so a call knows its path at once.
-  -- (Anything but a function is left to ws.run, which says what is wrong with it.)
-  local paths, user_on_event = self.paths, o.on_event
+  -- Each action's path and start, as it starts, so that its calls know them at
+  -- once. (Anything but a function is left to ws.run, which says what is wrong.)
+  local paths, starts, user_on_event = self.paths, self.starts, o.on_event
   if user_on_event == nil or type(user_on_event) == "function" then
     o.on_event = function(ev)
-      if ev.object == "action" and paths[ev.id] == nil then paths[ev.id] = ev.path end
+      if ev.type == "state" and ev.object == "action" and ev.status == "running" then
+        paths[ev.id], starts[ev.id] = ev.path, ev.time
+      end
       if user_on_event then return user_on_event(ev) end
     end
   end
