@@ -50,6 +50,8 @@ ws_registry_t *ws_lua_toregistry(lua_State *L, int idx);
 int ws_lua_new_registry(lua_State *L);
 /* core.is_registry(v) -> boolean. [-1, +1, -] */
 int ws_lua_is_registry(lua_State *L);
+/* core.unregister(name, reg) -> removed: not the default registry. [-2, +1, v] */
+int ws_lua_unregister(lua_State *L);
 /* core.load_plugin(path, reg?): loads an external plugin. [-2, +0, e] */
 int ws_lua_load_plugin(lua_State *L);
 /* Keeps the value at value_idx alive as long as the registry at reg_idx (nil:

@@ -11,6 +11,7 @@
 **   core.new_registry()                   -> registry (with the built-ins) [-0, +1, e]
 **   core.is_registry(v)                   -> boolean            [-1, +1, -]
 **   core.load_plugin(path, reg?)          (an external .so)     [-2, +0, e]
+**   core.unregister(name, reg)            -> removed (not the default registry) [-2, +1, v]
 **   core.check_request(plugin, req, reg?) -> req' | nil, msg    [-3, +1|2, m]
 **   core.plugin_info(name, reg?)          -> info | nil         [-2, +1, m]
 **   core.plugins(reg?)                    -> { info... }        [-1, +1, m]
@@ -276,6 +277,7 @@ static const luaL_Reg functions[] = {
     {"new_registry", ws_lua_new_registry},
     {"is_registry", ws_lua_is_registry},
     {"load_plugin", ws_lua_load_plugin},
+    {"unregister", ws_lua_unregister},
     {"check_request", l_check_request},
     {"plugin_info", l_plugin_info},
     {"plugins", l_plugins},

@@ -98,6 +98,15 @@ void ws_lua_registry_keep(lua_State *L, int reg_idx, int value_idx) {
   lua_pop(L, 2);
 }
 
+/* core.unregister(name, reg): removes a plugin from a registry other than the
+** default one (the testing helpers replace a built-in with a fake). */
+int ws_lua_unregister(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  luaL_checkudata(L, 2, REGISTRY_MT);
+  lua_pushboolean(L, ws_registry_remove(ws_lua_toregistry(L, 2), name) == 0);
+  return 1;
+}
+
 /* core.load_plugin(path, reg?): loads an external plugin (.so) into a registry. */
 int ws_lua_load_plugin(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);

@@ -132,6 +132,14 @@ int ws__registry_add_all(ws_registry_t *r, const ws_plugin_def_t *const *defs, s
   return 0;
 }
 
+int ws_registry_remove(ws_registry_t *r, const char *name) {
+  size_t at = lower_bound(r, name);
+  if (at == r->n || strcmp(r->defs[at]->name, name) != 0) return -1;
+  memmove(r->defs + at, r->defs + at + 1, (r->n - at - 1) * sizeof *r->defs);
+  r->n--;
+  return 0;
+}
+
 const ws_plugin_def_t *ws_registry_find(const ws_registry_t *r, const char *name) {
   size_t at = lower_bound(r, name);
   return at < r->n && strcmp(r->defs[at]->name, name) == 0 ? r->defs[at] : NULL;

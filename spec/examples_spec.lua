@@ -29,9 +29,11 @@ end
 local function shell_quote(s) return "'" .. s:gsub("'", [['\'']]) .. "'" end
 
 -- Runs wsrun with the arguments; returns its exit code and its output (stdout
--- and stderr together).
+-- and stderr together). LD_PRELOAD is dropped: a sanitizer build preloads its
+-- runtime into this interpreter, and the commands the examples run must not
+-- inherit it (some hang under it); the sanitized wsrun carries its own.
 local function wsrun(exe, ...)
-  local cmd = { shell_quote(exe) }
+  local cmd = { "env -u LD_PRELOAD", shell_quote(exe) }
   for _, a in ipairs { ... } do cmd[#cmd + 1] = shell_quote(a) end
   local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1 </dev/null; echo \"exit: $?\""))
   local out = p:read("a")
@@ -77,7 +79,8 @@ describe("examples, run with wsrun", function()
     local code, out = wsrun(exe, "examples/rolling_deploy.lua", state)
     assert.are.equal(0, code, out)
     assert.matches('\nplan "deploy myapp 2%.0 %(hosts under [^\n]*%)" completed in [^\n]*: '
-                   .. "actions: 25 completed, 7 not started\n", out)
+                   .. "actions: 21 completed\n", out)
+    assert.is_nil(out:find("deferred actions:", 1, true)) -- no rollback ran
     for i = 1, 7 do assert.are.equal("2.0", read(("%s/web%d/version"):format(state, i))) end
   end)
 

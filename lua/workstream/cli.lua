@@ -86,25 +86,42 @@ local function printer(out)
   end
 end
 
-local function summary(out, result)
-  local counts, failed, tolerated = {}, {}, {}
-  for node, path in ws.walk(result) do
-    if node.type == "action" then
-      counts[node.status] = (counts[node.status] or 0) + 1
-      if node.status == "failed" then failed[#failed + 1] = { path = path, node = node } end
-    elseif node.type == "block" and node.status == "completed" then
-      for _, s in ipairs(node.sequences) do
-        if s.status == "failed" then tolerated[#tolerated + 1] = path .. "/" .. s.name end
-      end
+-- Counts the actions of the blocks (not checks, not deferred work) by status.
+local function block_action_counts(result)
+  local counts = {}
+  for _, b in ipairs(result.blocks) do
+    for _, s in ipairs(b.sequences) do
+      for _, a in ipairs(s.actions) do counts[a.status] = (counts[a.status] or 0) + 1 end
     end
   end
   local parts = {}
   for _, st in ipairs { "completed", "failed", "stopped", "not_started", "running" } do
     if counts[st] then parts[#parts + 1] = fmt("%d %s", counts[st], (st:gsub("_", " "))) end
   end
+  return table.concat(parts, ", ")
+end
+
+local function summary(out, result)
   local head = fmt("plan %q %s", result.name, result.status)
   if result.reason then head = head .. fmt(" (reason: %s)", result.reason) end
-  out:write(fmt("%s in %s: actions: %s\n", head, duration(result), table.concat(parts, ", ")))
+  out:write(fmt("%s in %s: actions: %s\n", head, duration(result), block_action_counts(result)))
+
+  local ran = {}
+  for _, batch in ipairs(result.deferred_actions or {}) do
+    if batch.status ~= "not_started" then ran[#ran + 1] = batch.name .. " " .. batch.status end
+  end
+  if #ran > 0 then out:write("deferred actions: ", table.concat(ran, ", "), "\n") end
+
+  local failed, tolerated = {}, {}
+  for node, path in ws.walk(result) do
+    if node.type == "action" and node.status == "failed" then
+      failed[#failed + 1] = { path = path, node = node }
+    elseif node.type == "block" and node.status == "completed" then
+      for _, s in ipairs(node.sequences) do
+        if s.status == "failed" then tolerated[#tolerated + 1] = path .. "/" .. s.name end
+      end
+    end
+  end
   if #tolerated > 0 then
     out:write(fmt("tolerated sequence failures (%d):\n", #tolerated))
     for _, p in ipairs(tolerated) do out:write("  ", p, "\n") end
@@ -113,7 +130,8 @@ local function summary(out, result)
     out:write(fmt("failed actions (%d):\n", #failed))
     for _, f in ipairs(failed) do
       local err = f.node.err and f.node.err.msg or "(no error recorded)"
-      out:write(fmt("  %s: %s\n", f.path, one_line(err, 400)))
+      local tries = #f.node.attempts > 1 and fmt(" (%d attempts)", #f.node.attempts) or ""
+      out:write(fmt("  %s%s: %s\n", f.path, tries, one_line(err, 400)))
     end
   end
 end

@@ -425,8 +425,16 @@ function ws.run(plan, opts)
                           label("plan", plan.name)))
   end
   RAN[plan] = true
-  return core().run(plan, { on_event = opts.on_event, signals = opts.signals == true,
-                            clock = opts.clock, registry = opts.registry })
+  local ok, result = pcall(core().run, plan, { on_event = opts.on_event, signals = opts.signals == true,
+                                               clock = opts.clock, registry = opts.registry })
+  if ok then return result end
+  local msg = tostring(result)
+  local invalid = msg:match("invalid plan: .*$")
+  if invalid then
+    RAN[plan] = nil -- refused before anything ran: it may run once fixed (or elsewhere)
+    check.raise(site, "ws.run: " .. invalid)
+  end
+  error(result, 0)
 end
 
 --- ws.stop(force) -> boolean

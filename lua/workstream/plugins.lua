@@ -17,6 +17,18 @@ local function core()
   return core_module
 end
 
+-- Specs of the plugins registered in the default registry, by name: the
+-- testing helpers register a real one again in a fakes registry (fakes:real).
+local SPECS = {}
+function M.spec(name) return SPECS[name] end
+
+local function remember(name, spec, registry)
+  if registry ~= nil then return end
+  local copy = {}
+  for k, v in pairs(spec) do copy[k] = v end
+  SPECS[name] = copy
+end
+
 local SPEC_FIELDS = { name = true, descr = true, check = true, request = true, response = true,
                       retry = true, init = true, validate = true, execute = true, like = true }
 
@@ -84,6 +96,7 @@ function M.plugin(spec, registry)
                   validate = spec.validate, execute = spec.execute }
     local done, err = pcall(core().register_plugin, def, registry)
     if not done then check.raise(site, tostring(err)) end
+    remember(name, spec, registry)
     return name
   end
   local ok, request = pcall(types.as_type, spec.request or {}, "request")
@@ -102,6 +115,7 @@ function M.plugin(spec, registry)
   }
   local done, err = pcall(core().register_plugin, def, registry)
   if not done then check.raise(site, tostring(err)) end
+  remember(name, spec, registry)
   return name
 end
 

@@ -216,14 +216,14 @@ end
 -- and time (when the attempt started) are filled in by fakes:run.
 function Fakes:fake(name, opts)
   local site, call = real_plugin(self, "fake", name)
+  self.faked = self.faked or {}
+  if self.faked[name] then check.raise(site, fmt("%s: %s is already faked here", call, quote(name))) end
   if core().plugin_info(name, self.registry) then
-    -- A registry starts with the built-ins and has no way to drop one yet; say
-    -- so rather than "already registered".
-    check.raise(site, fmt("%s: %s is a built-in plugin, which a fakes registry always has "
-                          .. "for real; faking built-in plugins is not supported yet",
-                          call, quote(name)))
+    -- a built-in, which a fakes registry starts with: the fake replaces it
+    core().unregister(name, self.registry)
   end
   local script, default = fake_options(site, call, opts)
+  self.faked[name] = true
   local fake = { name = name, calls = {} }
   local used = 0
   local fakes, paths, starts = self, self.paths, self.starts

@@ -221,6 +221,9 @@ void ws_registry_free(ws_registry_t *r);
 ** 0, or -1 with a message in err. */
 int ws_registry_add(ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen);
 const ws_plugin_def_t *ws_registry_find(const ws_registry_t *r, const char *name);
+/* Forgets a plugin (its definition stays the owner's). 0, or -1 when absent.
+** Plans already resolved against r keep pointing at the definition. */
+int ws_registry_remove(ws_registry_t *r, const char *name);
 size_t ws_registry_count(const ws_registry_t *r);
 const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i); /* by name order */
 
