@@ -25,6 +25,12 @@ json_t *ws_lua_tojson(lua_State *L, int idx, const char *root, char *err, size_t
 ** null become nil). [-0, +1, m] */
 void ws_lua_pushjson(lua_State *L, const json_t *v);
 
+/* The request at idx (nil: {}) converted and checked against def, defaults
+** filled in (a new reference), or NULL with a message "req...: ..." in err.
+** [-0, +0, m] */
+json_t *ws_lua_checked_request(lua_State *L, int idx, const ws_plugin_def_t *def, char *err,
+                               size_t errlen);
+
 /* Builds a plan from the table at idx (as made by the workstream constructors).
 ** Returns NULL with a message naming the object path on a malformed table.
 ** [-0, +0, m] */

@@ -61,18 +61,8 @@ static int l_check_request(lua_State *L) {
     return 2;
   }
   char err[1024];
-  json_t *req = ws_lua_tojson(L, 2, "req", err, sizeof err);
-  if (!req && !lua_isnoneornil(L, 2)) {
-    lua_pushnil(L);
-    lua_pushstring(L, err);
-    return 2;
-  }
-  if (!req) req = json_object();
-  lua_State *old = ws_lua_enter(L);
-  int rc = ws_request_check(def, &req, "req", err, sizeof err);
-  ws_lua_leave(old);
-  if (rc) {
-    json_decref(req);
+  json_t *req = ws_lua_checked_request(L, 2, def, err, sizeof err);
+  if (!req) {
     lua_pushnil(L);
     lua_pushstring(L, err);
     return 2;
@@ -80,6 +70,21 @@ static int l_check_request(lua_State *L) {
   ws_lua_pushjson(L, req);
   json_decref(req);
   return 1;
+}
+
+json_t *ws_lua_checked_request(lua_State *L, int idx, const ws_plugin_def_t *def, char *err,
+                               size_t errlen) {
+  json_t *req = ws_lua_tojson(L, idx, "req", err, errlen);
+  if (!req && !lua_isnoneornil(L, idx)) return NULL;
+  if (!req) req = json_object();
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_request_check(def, &req, "req", err, errlen);
+  ws_lua_leave(old);
+  if (rc) {
+    json_decref(req);
+    return NULL;
+  }
+  return req;
 }
 
 static int l_plugin_info(lua_State *L) {

@@ -288,18 +288,10 @@ static int l_call(lua_State *L) {
   const ws_plugin_def_t *def = ws_registry_find(ws_lua_run_registry(L), name);
   if (!def) return luaL_error(L, "ws.call: unknown plugin \"%s\"", name);
   char err[1024];
-  json_t *req = ws_lua_tojson(L, 2, "req", err, sizeof err);
-  if (!req && !lua_isnoneornil(L, 2)) return luaL_error(L, "ws.call(\"%s\"): %s", name, err);
-  if (!req) req = json_object();
-  lua_State *old = ws_lua_enter(L);
-  int rc = ws_request_check(def, &req, "req", err, sizeof err);
-  ws_lua_leave(old);
-  if (rc) {
-    json_decref(req);
-    return luaL_error(L, "ws.call(\"%s\"): %s", name, err);
-  }
+  json_t *req = ws_lua_checked_request(L, 2, def, err, sizeof err);
+  if (!req) return luaL_error(L, "ws.call(\"%s\"): %s", name, err);
   a->pending = P_CALL;
-  ws_lua_enter(L);
+  lua_State *old = ws_lua_enter(L);
   a->sub = ws_call_start_sub(a->call, def, req, sub_returned, a);
   ws_lua_leave(old);
   return lua_yieldk(L, 0, 0, call_continue);
