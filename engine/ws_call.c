@@ -51,13 +51,8 @@ static void call_finish(ws__work_t *w) {
   call->done(call, call->done_ud);
 }
 
-/* A second completion is a plugin bug; the first result stands. The late
-** completion of an abandoned call frees it: nobody waits for it any more. */
+/* A second completion is a plugin bug; the first result stands. */
 static bool claim_completion(ws_call_t *call) {
-  if (call->abandoned) {
-    free(call);
-    return false;
-  }
   if (call->completed) {
     fprintf(stderr, "workstream: plugin \"%s\" completed a call twice; ignoring the second\n",
             call->def->name);
@@ -135,6 +130,9 @@ static void wait_over(ws__timer_t *t) {
 
 int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb) {
   if (call->completed) return UV_EINVAL;
+  /* Under a virtual clock a plugin polling with zero waits would stop time;
+  ** each wait moves it at least a millisecond. */
+  if (call->run->opts.virtual_clock && !(seconds >= 0.001)) seconds = 0.001;
   wait_enter(call);
   call->wait_cb = cb;
   ws__timer_start(call->run, &call->wait, seconds, wait_over);
@@ -142,7 +140,7 @@ int ws_call_sleep(ws_call_t *call, double seconds, ws_call_wait_fn cb) {
 }
 
 void ws_call_log(ws_call_t *call, const char *fmt, ...) {
-  if (call->completed || call->abandoned) return;
+  if (call->completed) return;
   ws_action_t *a = call->action;
   ws_attempt_t *att = &a->attempts[a->nattempts - 1];
   va_list ap;
@@ -193,13 +191,11 @@ const ws_error_t *ws_call_error(const ws_call_t *call) { return call->err; }
 void ws_call_cancel(ws_call_t *call) { ws__call_cancel(call); }
 void ws_call_release(ws_call_t *call) { ws__call_free(call); }
 
-bool ws__call_cancellable(const ws_call_t *call) { return call->def->cancel || call->def->run; }
-
 void ws__call_cancel(ws_call_t *call) {
   if (call->completed || call->cancelled) return;
   call->cancelled = true;
   if (call->job) ws__blocking_cancel(call);
-  else if (call->def->cancel) call->def->cancel(call);
+  else call->def->cancel(call); /* required of asynchronous plugins */
 }
 
 void ws__call_free(ws_call_t *call) {

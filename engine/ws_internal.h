@@ -88,7 +88,6 @@ struct ws_call {
   void *data;              /* the plugin's */
   bool completed;          /* ws_call_succeed/fail has run */
   bool cancelled;          /* the engine asked it to stop */
-  bool abandoned;          /* the engine moved on: the late result is dropped */
   json_t *resp;            /* result, owned until taken */
   ws_error_t *err;         /* result, owned until taken */
   ws__call_done_fn done;
@@ -101,8 +100,7 @@ struct ws_call {
 /* Blocking plugins (ws_blocking.c). */
 int ws__blocking_start(ws_call_t *call);
 void ws__blocking_cancel(ws_call_t *call);
-/* Whether an in-flight call can be stopped, rather than only abandoned. */
-bool ws__call_cancellable(const ws_call_t *call);
+
 
 /* Starts one attempt of action's plugin. done runs on a later loop turn with
 ** the result in call->resp / call->err (after the response type check); it

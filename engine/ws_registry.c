@@ -4,6 +4,7 @@
 ** A registry holds tens of plugins, looked up once per action when a plan is
 ** resolved; a sorted array with binary search is all it needs.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,18 @@ static bool valid_name(const char *name) {
   return name[0] != '.' && name[strlen(name) - 1] != '.';
 }
 
+/* Durations are finite and at most about 31 years: beyond that a number is a
+** mistake, and timer arithmetic would overflow. */
+#define WS_MAX_SECONDS 1e9
+
+static bool duration_ok(double s, bool positive) {
+  return isfinite(s) && s <= WS_MAX_SECONDS && (positive ? s > 0 : s >= 0);
+}
+
 static int policy_check(const ws_retry_policy_t *p, char *err, size_t errlen) {
+  if (!duration_ok(p->initial, true) || !duration_ok(p->max, true) || !isfinite(p->multiplier) ||
+      p->multiplier > 1e6)
+    return snprintf(err, errlen, "retry: durations must be finite, > 0 and at most %g s", WS_MAX_SECONDS), -1;
   if (!(p->initial > 0)) return snprintf(err, errlen, "retry.initial must be > 0"), -1;
   if (!(p->multiplier >= 1)) return snprintf(err, errlen, "retry.multiplier must be >= 1"), -1;
   if (!(p->jitter >= 0 && p->jitter <= 1))
@@ -67,6 +79,11 @@ static int vet(const ws_registry_t *r, const ws_plugin_def_t *def, char *err, si
   if (!def->start == !def->run) {
     snprintf(err, errlen, "plugin \"%s\" must have either start (asynchronous) or run "
              "(blocking), not %s", def->name, def->start ? "both" : "neither");
+    return -1;
+  }
+  if (def->start && !def->cancel) {
+    snprintf(err, errlen, "plugin \"%s\": an asynchronous plugin (start) must support cancel, "
+             "so that a timeout or a forced stop can stop it", def->name);
     return -1;
   }
   if (def->run && def->cancel) {
@@ -189,6 +206,16 @@ static int resolve_node(ws_node_t *n, void *ud) {
     }
     json_object_set_new(rs->keys, n->key, json_string(n->type == WS_OBJ_PLAN ? "plan" : path));
   }
+  if (n->type == WS_OBJ_CHECKS && ((ws_checks_t *)n)->kind == WS_CHECKS_CONT &&
+      !duration_ok(((ws_checks_t *)n)->delay, true))
+    return snprintf(rs->err, rs->errlen, "%s: delay must be > 0 and at most %g s", where,
+                    WS_MAX_SECONDS), -1;
+  if (n->type == WS_OBJ_BLOCK) {
+    ws_block_t *b = (ws_block_t *)n;
+    if (!duration_ok(b->entrance_delay, false) || !duration_ok(b->exit_delay, false))
+      return snprintf(rs->err, rs->errlen, "%s: entrance_delay and exit_delay must be >= 0 and "
+                      "at most %g s", where, WS_MAX_SECONDS), -1;
+  }
   if (n->type == WS_OBJ_SEQUENCE || n->type == WS_OBJ_BATCH || n->type == WS_OBJ_CHECKS) {
     size_t count = n->type == WS_OBJ_CHECKS ? ((ws_checks_t *)n)->nactions
                                             : ((ws_sequence_t *)n)->nactions;
@@ -218,8 +245,8 @@ static int resolve_node(ws_node_t *n, void *ud) {
     snprintf(rs->err, rs->errlen, "%s: %s", path, why);
     return -1;
   }
-  if (!(a->timeout > 0)) {
-    snprintf(rs->err, rs->errlen, "%s: timeout must be > 0", path);
+  if (!duration_ok(a->timeout, true)) {
+    snprintf(rs->err, rs->errlen, "%s: timeout must be > 0 and at most %g s", path, WS_MAX_SECONDS);
     return -1;
   }
   if (a->retries < 0) {

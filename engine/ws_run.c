@@ -2,9 +2,10 @@
 ** ws_run.c - a run: its clock, timers, deferred work and events.
 **
 ** The scheduler (ws_sched.c) decides what happens; this file provides the
-** loop-facing machinery it stands on. A run owns exactly two libuv handles:
-** an idle handle that drains deferred work, and one timer armed for the
-** earliest engine timer.
+** loop-facing machinery it stands on. A run owns four libuv handles: an idle
+** handle that drains deferred work (and skips a virtual clock ahead), one timer
+** armed for the earliest engine timer, and a prepare/check pair that lets a
+** virtual clock count the time the loop waits for real work.
 */
 #include <math.h>
 #include <stdio.h>
@@ -161,13 +162,17 @@ static void rearm(ws_run_t *run) {
     return;
   }
   double wait = run->heap[0]->due - ws_run_now(run);
-  uint64_t ms = wait > 0 ? (uint64_t)ceil(wait * 1000.0) : 0;
+  /* a far-off timer is re-armed when the libuv timer fires: no overflow */
+  uint64_t ms = wait <= 0 ? 0 : wait > 86400.0 ? 86400000u : (uint64_t)ceil(wait * 1000.0);
   uv_timer_start(&run->uv_timer, on_uv_timer, ms, 0);
 }
 
-/* Fires, in time order, every timer due by `now`. */
+/* Fires, in time order, every timer due by `now` that was armed before this
+** call: one re-armed with no delay waits for the next turn, so it cannot
+** starve the loop. */
 static void fire_due(ws_run_t *run, double now) {
-  while (run->heap_len && run->heap[0]->due <= now) {
+  uint64_t armed_before = run->timer_seq;
+  while (run->heap_len && run->heap[0]->due <= now && run->heap[0]->seq < armed_before) {
     ws__timer_t *t = run->heap[0];
     heap_remove(run, t);
     t->fn(t); /* may start or stop timers */

@@ -144,28 +144,11 @@ static void call_done(ws_call_t *call, void *ud) {
   after_attempt(ar);
 }
 
-/* A call whose plugin cannot be cancelled is abandoned: its late result is
-** discarded when it arrives, and the action moves on now. */
-static void abandon_call(action_run_t *ar, const char *why) {
-  ws_call_t *call = ar->call;
-  if (ws__timer_active(&call->wait)) {
-    /* it waits on the engine, which is leaving: it can never complete */
-    ws__timer_stop(ar->run, &call->wait);
-    ws__call_free(call);
-  } else {
-    call->abandoned = true;
-    ws__real_end(ar->run); /* nobody waits for it any more, a virtual clock included */
-  }
-  record_attempt(ar, NULL, ws__error_new(false, "abandoned", "%s", why));
-  after_attempt(ar);
-}
-
 static void attempt_timed_out(ws__timer_t *t) {
   action_run_t *ar = CONTAINER_OF(t, action_run_t, timer);
   if (ar->call->completed) return; /* its result is already on the way: it wins */
   ar->timed_out = true;
-  if (ws__call_cancellable(ar->call)) ws__call_cancel(ar->call); /* the result comes promptly */
-  else abandon_call(ar, "timed out (the plugin cannot be cancelled)");
+  ws__call_cancel(ar->call); /* the result comes promptly (every plugin can cancel) */
 }
 
 static void attempt_start(action_run_t *ar) {
@@ -201,12 +184,7 @@ static void action_force_stop(action_run_t *ar) {
   if (ar->stopped) return;
   ar->stopped = true;
   if (ar->call) {
-    if (ar->call->completed) return; /* its result is already on the way */
-    if (ws__call_cancellable(ar->call)) ws__call_cancel(ar->call);
-    else {
-      ws__timer_stop(ar->run, &ar->timer);
-      abandon_call(ar, "abandoned by a forced stop (the plugin cannot be cancelled)");
-    }
+    ws__call_cancel(ar->call); /* no-op when its result is already on the way */
   } else {
     ws__timer_stop(ar->run, &ar->timer); /* waiting to retry: the last error stands */
     action_finish(ar, WS_STOPPED);
@@ -495,6 +473,8 @@ static bool block_run_checks(block_run_t *br, ws_checks_t *c) {
 }
 
 static void block_finish(block_run_t *br) {
+  /* nothing may reach a finished runner: its cont loop is over */
+  if (ws__timer_active(&br->cont.timer) || br->cont.in_flight) abort();
   ws_status_t st = br->bypassed ? WS_COMPLETED
                  : br->failed   ? WS_FAILED
                  : br->stopped  ? WS_STOPPED
@@ -511,7 +491,9 @@ static void block_step(block_run_t *br) {
   ws_block_t *b = br->b;
   ws_checks_t *const *ck = b->checks;
   for (;;) {
-    if (br->run->pr->forced && br->phase < B_END) br->phase = B_END;
+    /* A forced stop skips to the end, but through the drain: a cont run in
+    ** flight (being cancelled) is awaited and its timer stopped. */
+    if (br->run->pr->forced && br->phase < B_DRAIN) br->phase = B_DRAIN;
     switch (br->phase++) {
     case B_START:
       ws__set_status(br->run, &b->node, WS_RUNNING);
@@ -545,11 +527,12 @@ static void block_step(block_run_t *br) {
       }
       break;
     case B_POST:
-      if (br->failed || br->stopped || br->halted) break;
+      if (br->failed || br->stopped || br->halted || br->run->pr->forced) break;
       if (block_run_checks(br, ck[WS_CHECKS_POST])) return;
       break;
     case B_DEFERRED:
-      if (br->worked && block_run_checks(br, ck[WS_CHECKS_DEFERRED])) return;
+      if (br->worked && !br->run->pr->forced && block_run_checks(br, ck[WS_CHECKS_DEFERRED]))
+        return;
       break;
     case B_EXIT:
       if (!br->failed && !br->stopped && block_wait_delay(br, b->exit_delay)) return;
@@ -672,7 +655,7 @@ static void plan_block_done(void *ud, ws_node_t *child, ws_status_t st) {
 
 static void plan_batch_done(void *ud, ws_node_t *child, ws_status_t st) {
   plan_runner_t *p = ud;
-  if (st != WS_COMPLETED && ((ws_batch_t *)child)->fail_plan) p->f_deferred_action = true;
+  if (st == WS_FAILED && ((ws_batch_t *)child)->fail_plan) p->f_deferred_action = true;
   if (--p->pending == 0) {
     p->waiting = W_NONE;
     plan_step(p);
@@ -728,7 +711,7 @@ static void plan_step(plan_runner_t *p) {
   ws_plan_t *plan = p->pr->plan;
   ws_checks_t *const *ck = plan->checks;
   for (;;) {
-    if (p->pr->forced && p->phase < P_END) p->phase = P_END;
+    if (p->pr->forced && p->phase < P_DRAIN) p->phase = P_DRAIN; /* see block_step */
     switch (p->phase++) {
     case P_START:
       ws__set_status(p->pr->run, &plan->node, WS_RUNNING);
@@ -759,11 +742,11 @@ static void plan_step(plan_runner_t *p) {
     case P_POST:
       if (!plan_failing(p) && plan_run_checks(p, ck[WS_CHECKS_POST])) return;
       break;
-    case P_DEFERRED_ACTIONS:
-      if (plan_run_batches(p)) return;
+    case P_DEFERRED_ACTIONS: /* not after a forced stop: left for a resume */
+      if (!p->pr->forced && plan_run_batches(p)) return;
       break;
     case P_DEFERRED_CHECKS:
-      if (plan_run_checks(p, ck[WS_CHECKS_DEFERRED])) return;
+      if (!p->pr->forced && plan_run_checks(p, ck[WS_CHECKS_DEFERRED])) return;
       break;
     case P_END:
     default:
@@ -810,14 +793,21 @@ static void apply_stop(ws__work_t *w) {
   }
   if (pr->want_force && !pr->forced) {
     pr->forced = true;
-    /* Stopping one action can end its parents, but nothing new starts once
-    ** `forced` is set; rescan from the head after each stop. */
-    for (;;) {
-      action_run_t *ar = pr->live;
-      while (ar && ar->stopped) ar = ar->next;
-      if (!ar) break;
-      action_force_stop(ar);
+    /* Two passes: first cancel every call in flight (completions come later,
+    ** through the deferred queue, so nothing is freed meanwhile); then end the
+    ** actions waiting to retry, which ends only each of them. Nothing new
+    ** starts once `forced` is set. */
+    size_t waiting = 0;
+    for (action_run_t *ar = pr->live; ar; ar = ar->next) {
+      if (ar->call) action_force_stop(ar);
+      else waiting++;
     }
+    action_run_t **retrying = ws__calloc(waiting ? waiting : 1, sizeof *retrying);
+    size_t n = 0;
+    for (action_run_t *ar = pr->live; ar; ar = ar->next)
+      if (!ar->call) retrying[n++] = ar;
+    for (size_t i = 0; i < n; i++) action_force_stop(retrying[i]);
+    free(retrying);
   }
 }
 

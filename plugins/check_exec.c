@@ -7,48 +7,16 @@
 ** (is_check = 1), because the engine lets check plugins run only in checks
 ** and other plugins only in sequences and batches.
 **
-** The implementation is reached through ws_plugin_exec's public definition,
-** so exec.c needs no change. The request and response types are declared
-** again here because a static initialiser cannot read them from another
-** definition; tests/test_checks.c asserts that they stay identical to
-** ws.exec's, field by field.
+** The implementation is reached through ws_plugin_exec's public definition.
+** The request and response types are ws.exec's own objects, shared through
+** exec.h (a static initialiser cannot read them from another definition).
 */
 #include <stddef.h>
 
 #include "builtins.h"
+#include "exec.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
-
-/* ------------------------------------------- the types (same as ws.exec) */
-
-static const ws_type_t cexec_t_argv = WS_LIST(&ws_t_string);
-static const ws_type_t cexec_t_env_map = WS_MAP(&ws_t_string);
-static const ws_type_t cexec_t_env = WS_OPTIONAL(&cexec_t_env_map);
-static const ws_type_t cexec_t_opt_string = WS_OPTIONAL(&ws_t_string);
-static const ws_type_t cexec_t_int_list = WS_LIST(&ws_t_integer);
-static const ws_type_t cexec_t_ok_codes = WS_DEFAULT(&cexec_t_int_list, "[0]");
-
-static const ws_field_t cexec_request_fields[] = {
-  { "argv", &cexec_t_argv },
-  { "env", &cexec_t_env },
-  { "cwd", &cexec_t_opt_string },
-  { "stdin", &cexec_t_opt_string },
-  { "ok_codes", &cexec_t_ok_codes },
-  { NULL, NULL },
-};
-static const ws_type_t cexec_request_type = WS_RECORD(cexec_request_fields);
-
-static const ws_field_t cexec_response_fields[] = {
-  { "code", &ws_t_integer },
-  { "signal", &ws_t_integer },
-  { "stdout", &ws_t_string },
-  { "stderr", &ws_t_string },
-  { "stdout_truncated", &ws_t_boolean },
-  { "stderr_truncated", &ws_t_boolean },
-  { "duration", &ws_t_number },
-  { NULL, NULL },
-};
-static const ws_type_t cexec_response_type = WS_RECORD(cexec_response_fields);
 
 /* ------------------------------------- the implementation is ws.exec's */
 
@@ -77,8 +45,8 @@ const ws_plugin_def_t ws_plugin_check_exec = {
   .descr = "Passes when a command exits with an accepted code (ok_codes, default {0}); "
            "ws.exec as a check",
   .is_check = 1,
-  .request = &cexec_request_type,
-  .response = &cexec_response_type,
+  .request = &ws__exec_request_type,
+  .response = &ws__exec_response_type,
   .retry = NULL,
   .init = cexec_init,
   .validate = cexec_validate,

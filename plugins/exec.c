@@ -43,9 +43,9 @@
 **     pipe) but the bytes are discarded and *_truncated is set. The last
 **     discarded bytes are remembered for the error message, whose tail should
 **     be the end of the output, not the end of what was kept.
-**   - Captured text goes into JSON, which must be UTF-8: invalid bytes become
-**     U+FFFD (one per maximal invalid subsequence); a multi-byte character cut
-**     in half by the cap is dropped.
+**   - Captured text goes into JSON, which must be UTF-8 (utf8.h, shared with
+**     ws.check.http): invalid bytes become U+FFFD (one per maximal invalid
+**     subsequence); a multi-byte character cut in half by the cap is dropped.
 **   - The attempt ends when the child has exited, both output pipes reached
 **     EOF and the stdin write finished. A child that leaves a background
 **     process holding the pipes (`cmd &`) would keep them open forever, so
@@ -80,6 +80,8 @@
 #include <uv.h>
 
 #include "builtins.h"
+#include "exec.h"
+#include "utf8.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
 
@@ -110,7 +112,7 @@ static const ws_field_t exec_request_fields[] = {
   { "ok_codes", &exec_t_ok_codes },
   { NULL, NULL },
 };
-static const ws_type_t exec_request_type = WS_RECORD(exec_request_fields);
+const ws_type_t ws__exec_request_type = WS_RECORD(exec_request_fields); /* exec.h */
 
 static const ws_field_t exec_response_fields[] = {
   { "code", &ws_t_integer },
@@ -122,7 +124,7 @@ static const ws_field_t exec_response_fields[] = {
   { "duration", &ws_t_number },
   { NULL, NULL },
 };
-static const ws_type_t exec_response_type = WS_RECORD(exec_response_fields);
+const ws_type_t ws__exec_response_type = WS_RECORD(exec_response_fields); /* exec.h */
 
 /* ------------------------------------------------------- per-call state */
 
@@ -208,96 +210,7 @@ static void exec_buf_puts(exec_buf_t *b, const char *s) {
   exec_buf_put(b, s, strlen(s));
 }
 
-/* ---------------------------------------------------------------- UTF-8 */
-
-typedef enum exec_utf8 { EXEC_UTF8_OK, EXEC_UTF8_BAD, EXEC_UTF8_SHORT } exec_utf8_t;
-
-/*
-** Classifies the sequence at s[0..n), n >= 1, by the Unicode table of
-** well-formed sequences (no overlongs, surrogates or code points beyond
-** U+10FFFF: exactly what jansson accepts). *len is the sequence's length when
-** OK, else the maximal invalid subpart to replace with one U+FFFD. SHORT means
-** the input ended inside a sequence that was valid so far.
-*/
-static exec_utf8_t exec_utf8_next(const unsigned char *s, size_t n, size_t *len) {
-  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-  size_t need, i;
-
-  *len = 1;
-  if (c < 0x80)
-    return EXEC_UTF8_OK;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 1;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 2;
-    if (c == 0xE0)
-      lo = 0xA0;
-    else if (c == 0xED)
-      hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 3;
-    if (c == 0xF0)
-      lo = 0x90;
-    else if (c == 0xF4)
-      hi = 0x8F;
-  } else {
-    return EXEC_UTF8_BAD;
-  }
-  for (i = 1; i <= need; i++) {
-    if (i >= n) {
-      *len = i;
-      return EXEC_UTF8_SHORT;
-    }
-    if (s[i] < lo || s[i] > hi) {
-      *len = i;
-      return EXEC_UTF8_BAD;
-    }
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  *len = i;
-  return EXEC_UTF8_OK;
-}
-
-static const char exec_replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
-/*
-** Captured bytes as a JSON string. When the capture was cut at the cap, a
-** character split by the cut is dropped rather than shown as U+FFFD.
-** NULL only when out of memory.
-*/
-static json_t *exec_text_json(const char *text, size_t n, bool truncated) {
-  const unsigned char *s = (const unsigned char *)text;
-  exec_buf_t b = { 0 };
-  size_t i, len;
-  bool clean = true;
-  json_t *j;
-
-  for (i = 0; i < n; i += len) {
-    exec_utf8_t r = exec_utf8_next(s + i, n - i, &len);
-
-    if (r == EXEC_UTF8_SHORT && truncated) {
-      n = i;
-      break;
-    }
-    if (r != EXEC_UTF8_OK) {
-      clean = false;
-      break;
-    }
-  }
-  if (clean)
-    return json_stringn(n ? text : "", n);
-
-  for (i = 0; i < n; i += len) {
-    if (exec_utf8_next(s + i, n - i, &len) == EXEC_UTF8_OK)
-      exec_buf_put(&b, text + i, len);
-    else
-      exec_buf_put(&b, exec_replacement, sizeof exec_replacement - 1);
-  }
-  j = b.oom ? NULL : json_stringn(b.p ? b.p : "", b.len);
-  free(b.p);
-  return j;
-}
+/* ----------------------------------------------------- output as text */
 
 static bool exec_is_space(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -313,6 +226,7 @@ static bool exec_is_space(unsigned char c) {
 static void exec_put_tail(exec_buf_t *b, const char *text, size_t n, bool cut) {
   const unsigned char *s = (const unsigned char *)text;
   size_t start = 0, i, len;
+  char *clean;
 
   while (n > 0 && exec_is_space(s[n - 1]))
     n--;
@@ -334,24 +248,28 @@ static void exec_put_tail(exec_buf_t *b, const char *text, size_t n, bool cut) {
   while (start < n && exec_is_space(s[start]))
     start++;
 
-  for (i = start; i < n; i += len) {
-    exec_utf8_t r = exec_utf8_next(s + i, n - i, &len);
-
-    if (r != EXEC_UTF8_OK) {
-      exec_buf_put(b, exec_replacement, sizeof exec_replacement - 1);
-    } else if (s[i] == '\n' || s[i] == '\r') {
+  /* Made valid UTF-8 first (utf8.c): what is left to show differently is ASCII. */
+  clean = wsp_utf8_clean(text + start, n - start, false, &len);
+  if (clean == NULL) {
+    b->oom = true;
+    return;
+  }
+  s = (const unsigned char *)clean;
+  for (i = 0; i < len; i++) {
+    if (s[i] == '\n' || s[i] == '\r') {
       /* One separator per run of line breaks (and the blanks around them). */
       while (b->len > 0 && !b->oom && b->p[b->len - 1] == ' ')
         b->p[--b->len] = '\0';
-      while (i + len < n && exec_is_space(s[i + len]))
-        len++;
+      while (i + 1 < len && exec_is_space(s[i + 1]))
+        i++;
       exec_buf_puts(b, " | ");
     } else if (s[i] < 0x20 || s[i] == 0x7F) {
       exec_buf_put(b, " ", 1);
     } else {
-      exec_buf_put(b, text + i, len);
+      exec_buf_put(b, clean + i, 1);
     }
   }
+  free(clean);
 }
 
 /* ------------------------------------------------------------- messages */
@@ -677,9 +595,9 @@ static json_t *exec_response(const exec_state_t *st) {
   bad |= json_object_set_new(o, "code", json_integer(st->term_signal ? -1 : st->exit_status));
   bad |= json_object_set_new(o, "signal", json_integer(st->term_signal));
   bad |= json_object_set_new(o, "stdout",
-                             exec_text_json(st->out.buf, st->out.len, st->out.truncated));
+                             wsp_utf8_json(st->out.buf, st->out.len, st->out.truncated));
   bad |= json_object_set_new(o, "stderr",
-                             exec_text_json(st->err.buf, st->err.len, st->err.truncated));
+                             wsp_utf8_json(st->err.buf, st->err.len, st->err.truncated));
   bad |= json_object_set_new(o, "stdout_truncated", json_boolean(st->out.truncated));
   bad |= json_object_set_new(o, "stderr_truncated", json_boolean(st->err.truncated));
   bad |= json_object_set_new(o, "duration", json_real((double)(st->t_exit - st->t_spawn) / 1e9));
@@ -1169,8 +1087,8 @@ const ws_plugin_def_t ws_plugin_exec = {
   .descr = "Runs a command (argv, env, cwd, stdin) and captures its exit status and "
            "output (stdout and stderr, 64 KiB each)",
   .is_check = 0,
-  .request = &exec_request_type,
-  .response = &exec_response_type,
+  .request = &ws__exec_request_type,
+  .response = &ws__exec_response_type,
   .retry = NULL,
   .init = exec_init,
   .validate = exec_validate,

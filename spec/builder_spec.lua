@@ -2,8 +2,10 @@
 -- as the constructors and raises their errors, each at the line that wrote the
 -- part in question; its own errors (misuse) name the line of the misused call.
 local ws = require "workstream"
+local H = require "spec.helpers"
 
 local getinfo = debug.getinfo
+local next_line, assert_error_at, fails = H.next_line, H.assert_error_at, H.fails
 
 -- A check plugin for the checks below.
 local HEALTH = "spec.builder.health"
@@ -18,23 +20,6 @@ end
 
 local function health(name, host)
   return ws.action{ name = name, plugin = HEALTH, req = { host = host or "web1" } }
-end
-
--- The line after the caller's: `local line = next_line()` then the call.
-local function next_line() return getinfo(2, "l").currentline + 1 end
-
--- The message starts with "<this file>:<line>: " and contains `text`.
-local function assert_error_at(err, line, text)
-  assert.is_string(err)
-  local got = err:match("^.-builder_spec%.lua:(%d+): ")
-  assert.is_truthy(got, "no 'builder_spec.lua:<line>: ' prefix in: " .. err)
-  assert.are.equal(line, tonumber(got), "wrong line in: " .. err)
-  assert.is_truthy(err:find(text, 1, true), ("expected %q in:\n%s"):format(text, err))
-end
-
-local function fails(ok, err)
-  assert.is_false(ok, "expected an error")
-  return err
 end
 
 -- A builder with a block and a sequence open.

@@ -5,8 +5,10 @@
 local ws = require "workstream"
 local core = require "workstream.core"
 local duration = require "workstream.duration"
+local H = require "spec.helpers"
 
 local getinfo = debug.getinfo
+local assert_error_at = H.assert_error_at
 
 -- Stands for "field absent" in the tables of cases below.
 local NIL = setmetatable({}, { __tostring = function() return "NIL" end })
@@ -81,15 +83,6 @@ local function error_of(ctor, t)
   local line, ok, err = getinfo(1, "l").currentline, pcall(ctor, t)
   assert.is_false(ok, "expected an error, got a value")
   return err, line
-end
-
--- The message starts with "<this file>:<line>: " and contains `text`.
-local function assert_error_at(err, line, text)
-  assert.is_string(err)
-  local got = err:match("^.-constructors_spec%.lua:(%d+): ")
-  assert.is_truthy(got, "no 'constructors_spec.lua:<line>: ' prefix in: " .. err)
-  assert.are.equal(line, tonumber(got), "wrong line in: " .. err)
-  assert.is_truthy(err:find(text, 1, true), ("expected %q in:\n%s"):format(text, err))
 end
 
 -- Runs a table of { field, value, expected text } cases against a constructor.

@@ -26,7 +26,8 @@ local function find_wsrun()
   return nil
 end
 
-local function shell_quote(s) return "'" .. s:gsub("'", [['\'']]) .. "'" end
+local H = require "spec.helpers"
+local shell_quote = H.shell_quote
 
 -- Runs wsrun with the arguments; returns its exit code and its output (stdout
 -- and stderr together). LD_PRELOAD is dropped: a sanitizer build preloads its
@@ -53,14 +54,8 @@ describe("examples, run with wsrun", function()
   local exe = find_wsrun()
   local state
 
-  before_each(function()
-    state = os.tmpname()
-    os.remove(state)
-  end)
-
-  after_each(function()
-    os.execute("rm -rf " .. shell_quote(state))
-  end)
+  before_each(function() state = H.tmp_path() end)
+  after_each(function() H.remove_tree(state) end)
 
   local function need_wsrun()
     if not exe then pending("no wsrun: build it first (scripts/build.sh), or set WSRUN") end

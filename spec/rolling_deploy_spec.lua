@@ -5,11 +5,10 @@
 -- temporary state directory.
 local ws = require "workstream"
 local T = require "workstream.testing"
+local H = require "spec.helpers"
 
 local EXAMPLE = "examples/rolling_deploy.lua"
 local HOSTS = { "web1", "web2", "web3", "web4", "web5", "web6", "web7" }
-
-local function shell_quote(s) return "'" .. s:gsub("'", [['\'']]) .. "'" end
 
 local state -- a fresh state directory per test
 
@@ -72,14 +71,8 @@ local function demo_fakes(over)
 end
 
 describe("examples/rolling_deploy.lua", function()
-  before_each(function()
-    state = os.tmpname()
-    os.remove(state)
-  end)
-
-  after_each(function()
-    os.execute("rm -rf " .. shell_quote(state))
-  end)
+  before_each(function() state = H.tmp_path() end)
+  after_each(function() H.remove_tree(state) end)
 
   it("deploys the canary first, then the waves two hosts at a time, without a rollback", function()
     local plan = load_plan(state, "version=2.1")

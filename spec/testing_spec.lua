@@ -3,9 +3,10 @@
 local ws = require "workstream"
 local T = require "workstream.testing"
 local plugins = require "workstream.plugins"
+local H = require "spec.helpers"
 local t = ws.types
 
-local getinfo = debug.getinfo
+local next_line, assert_error_at, fails = H.next_line, H.assert_error_at, H.fails
 
 -- The real plugins being faked. Their execute must never run under fakes.
 local function never() error("the real plugin ran") end
@@ -29,21 +30,6 @@ local function plan_for(hosts, extra, block)
   local b = { name = "b", sequences = seqs }
   for k, v in pairs(block or {}) do b[k] = v end
   return ws.plan{ name = "p", blocks = { ws.block(b) } }
-end
-
-local function next_line() return getinfo(2, "l").currentline + 1 end
-
-local function assert_error_at(err, line, text)
-  assert.is_string(err)
-  local got = err:match("^.-testing_spec%.lua:(%d+): ")
-  assert.is_truthy(got, "no 'testing_spec.lua:<line>: ' prefix in: " .. err)
-  assert.are.equal(line, tonumber(got), "wrong line in: " .. err)
-  assert.is_truthy(err:find(text, 1, true), ("expected %q in:\n%s"):format(text, err))
-end
-
-local function fails(ok, err)
-  assert.is_false(ok, "expected an error")
-  return err
 end
 
 describe("workstream.testing", function()

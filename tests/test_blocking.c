@@ -134,6 +134,11 @@ static void both_styles_are_refused(void **state) {
   char err[256];
   assert_int_equal(ws_registry_add(reg, &both, err, sizeof err), -1);
   assert_non_null(strstr(err, "either start (asynchronous) or run (blocking)"));
+  ws_plugin_def_t no_cancel = both;
+  no_cancel.name = "test.no_cancel";
+  no_cancel.run = NULL;
+  assert_int_equal(ws_registry_add(reg, &no_cancel, err, sizeof err), -1);
+  assert_non_null(strstr(err, "must support cancel"));
 }
 
 int main(void) {

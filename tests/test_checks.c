@@ -39,33 +39,9 @@ static ws_registry_t *g_reg;
 
 /* ------------------------------------------------------------- helpers */
 
-static void assert_contains(const char *haystack, const char *needle) {
-  if (haystack == NULL || strstr(haystack, needle) == NULL)
-    fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
-}
-
 static void assert_not_contains(const char *haystack, const char *needle) {
   if (haystack != NULL && strstr(haystack, needle) != NULL)
     fail_msg("\"%s\" contains \"%s\"", haystack, needle);
-}
-
-static void walk_print(uv_handle_t *h, void *arg) {
-  (void)arg;
-  fprintf(stderr, "  handle left on the loop: %s%s\n", uv_handle_type_name(uv_handle_get_type(h)),
-          uv_is_closing(h) ? " (closing)" : "");
-}
-
-/* Runs the loop until nothing is left, then closes it: every handle of the
-** plugins must be gone by now. */
-static void close_loop(uv_loop_t *loop) {
-  int rc;
-
-  uv_run(loop, UV_RUN_DEFAULT);
-  rc = uv_loop_close(loop);
-  if (rc != 0) {
-    uv_walk(loop, walk_print, NULL);
-    fail_msg("uv_loop_close: %s", uv_strerror(rc));
-  }
 }
 
 static void spin_timer_cb(uv_timer_t *t) { (void)t; }
@@ -85,13 +61,6 @@ static void spin_until(uv_loop_t *loop, const int *flag, double seconds) {
 }
 
 /* ------------------------------------------------------------- the runs */
-
-/* One finished run of a plan whose pre_checks hold the actions under test. */
-typedef struct check_run {
-  ws_plan_t *plan;
-  ws_action_t *action; /* the first (often the only) check */
-  double elapsed;      /* seconds, wall clock */
-} check_run_t;
 
 /* plan { pre_checks = { actions }, blocks = { block { seq { ws.sleep 0 } } } } */
 static ws_plan_t *checks_plan(ws_action_t **actions, size_t n) {
@@ -127,43 +96,28 @@ static ws_action_t *new_check(const char *plugin, json_t *req, double timeout) {
   return a;
 }
 
-/* Resolves and runs the plan on loop (left open: the caller closes its servers
-** and then the loop). */
-static void run_plan_on(uv_loop_t *loop, ws_plan_t *plan, check_run_t *run) {
-  char err[1024];
-  uint64_t t0;
-
-  run->plan = plan;
-  run->action = plan->checks[WS_CHECKS_PRE]->actions[0];
-  if (ws_plan_resolve(plan, g_reg, err, sizeof err) != 0)
-    fail_msg("ws_plan_resolve: %s", err);
-  t0 = uv_hrtime();
-  if (ws_run_plan(loop, plan, g_reg, NULL, err, sizeof err) != 0)
-    fail_msg("ws_run_plan: %s", err);
-  run->elapsed = (double)(uv_hrtime() - t0) / 1e9;
-  assert_true(run->action->nattempts >= 1);
+/* Resolves and runs a plan made by checks_plan on loop (left open: the caller
+** closes its servers and then the loop); the action under test is the first
+** (often the only) check. */
+static void run_plan_on(uv_loop_t *loop, ws_plan_t *plan, test_run_t *run) {
+  test_run_plan(loop, g_reg, plan, plan->checks[WS_CHECKS_PRE]->actions[0], run);
 }
 
 /* One check with req (stolen) on loop; timeout 0 = the default. */
 static void run_check_on(uv_loop_t *loop, const char *plugin, json_t *req, double timeout,
-                         check_run_t *run) {
+                         test_run_t *run) {
   ws_action_t *a = new_check(plugin, req, timeout);
 
   run_plan_on(loop, checks_plan(&a, 1), run);
 }
 
 /* The same on a loop of its own, closed afterwards (no server needed). */
-static void run_check(const char *plugin, json_t *req, double timeout, check_run_t *run) {
+static void run_check(const char *plugin, json_t *req, double timeout, test_run_t *run) {
   uv_loop_t loop;
 
   assert_int_equal(uv_loop_init(&loop), 0);
   run_check_on(&loop, plugin, req, timeout, run);
-  close_loop(&loop);
-}
-
-static void run_free(check_run_t *run) {
-  ws_plan_free(run->plan);
-  memset(run, 0, sizeof *run);
+  test_close_loop(&loop);
 }
 
 /* Fails with ws_plan_resolve's message unless it refuses; returns it. */
@@ -174,69 +128,32 @@ static void resolve_fails(const char *plugin, json_t *req, const char *expect) {
 
   if (ws_plan_resolve(plan, g_reg, err, sizeof err) == 0)
     fail_msg("ws_plan_resolve accepted a bad request for %s (expected \"%s\")", plugin, expect);
-  assert_contains(err, expect);
+  test_assert_contains(err, expect);
   ws_plan_free(plan);
 }
 
 /* The response of a passed check; the plan completed. */
-static json_t *passed(const check_run_t *run) {
-  const ws_attempt_t *at = &run->action->attempts[0];
+static json_t *passed(const test_run_t *run) {
+  json_t *resp = test_run_resp(run);
 
-  if (at->err != NULL)
-    fail_msg("check failed: [%s] %s", at->err->code ? at->err->code : "-", at->err->msg);
-  assert_int_equal(run->action->node.state.status, WS_COMPLETED);
   assert_int_equal(run->plan->node.state.status, WS_COMPLETED);
   assert_int_equal(run->plan->blocks[0]->node.state.status, WS_COMPLETED);
-  assert_non_null(at->resp);
-  return at->resp;
+  return resp;
 }
 
 /* The error of a failed check; the plan failed on its pre checks. */
-static const ws_error_t *failed(const check_run_t *run) {
-  const ws_attempt_t *at = &run->action->attempts[0];
+static const ws_error_t *failed(const test_run_t *run) {
+  const ws_error_t *err = test_run_err(run);
 
-  if (at->err == NULL)
-    fail_msg("the check passed, expected a failure");
-  assert_int_equal(run->action->node.state.status, WS_FAILED);
   assert_int_equal(run->plan->node.state.status, WS_FAILED);
   assert_int_equal(run->plan->reason, WS_REASON_PRE_CHECK);
   assert_int_equal(run->plan->blocks[0]->node.state.status, WS_NOT_STARTED);
-  assert_null(at->resp);
-  assert_non_null(at->err->msg);
-  return at->err;
+  return err;
 }
 
 static void assert_code(const ws_error_t *err, const char *code) {
   if (err->code == NULL || strcmp(err->code, code) != 0)
     fail_msg("error code %s, expected %s (%s)", err->code ? err->code : "(none)", code, err->msg);
-}
-
-static const char *resp_str(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_string(v));
-  return json_string_value(v);
-}
-
-static json_int_t resp_int(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_integer(v));
-  return json_integer_value(v);
-}
-
-static double resp_num(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_number(v));
-  return json_number_value(v);
-}
-
-static bool resp_bool(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_boolean(v));
-  return json_is_true(v);
 }
 
 /* ---------------------------------------------------- the test server */
@@ -461,7 +378,7 @@ static int closed_port(void) {
   assert_int_equal(uv_tcp_getsockname(&tcp, (struct sockaddr *)&bound, &len), 0);
   port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
   uv_close((uv_handle_t *)&tcp, NULL);
-  close_loop(&loop);
+  test_close_loop(&loop);
   return port;
 }
 
@@ -469,7 +386,7 @@ static int closed_port(void) {
 ** http://127.0.0.1:<port>. extra is more of the request, as JSON members
 ** (",\"status\": 503"), or "". */
 typedef struct http_case {
-  check_run_t run;
+  test_run_t run;
   test_srv_t srv;
   char url[256];
 } http_case_t;
@@ -492,9 +409,9 @@ static void http_case_end(http_case_t *hc) {
   uv_loop_t *loop = hc->srv.loop;
 
   srv_stop(&hc->srv);
-  close_loop(loop);
+  test_close_loop(loop);
   free(loop);
-  run_free(&hc->run);
+  test_run_free(&hc->run);
 }
 
 /* --------------------------------------------------- setup, registry */
@@ -549,63 +466,41 @@ static void test_check_refused_in_sequence(void **state) {
   assert_int_equal(ws_block_add_sequence(block, seq), 0);
   assert_int_equal(ws_plan_add_block(plan, block), 0);
   assert_int_equal(ws_plan_resolve(plan, g_reg, err, sizeof err), -1);
-  assert_contains(err, "is a check plugin");
+  test_assert_contains(err, "is a check plugin");
   ws_plan_free(plan);
 }
 
 /* ---------------------------------------------------- ws.check.exec */
 
-static bool types_equal(const ws_type_t *a, const ws_type_t *b) {
-  size_t i;
-
-  if (a == b)
-    return true;
-  if (a == NULL || b == NULL || a->kind != b->kind)
-    return false;
-  if ((a->dflt == NULL) != (b->dflt == NULL) || (a->dflt && strcmp(a->dflt, b->dflt) != 0))
-    return false;
-  if (!types_equal(a->elem, b->elem))
-    return false;
-  if ((a->fields == NULL) != (b->fields == NULL) || (a->values == NULL) != (b->values == NULL))
-    return false;
-  for (i = 0; a->fields && (a->fields[i].name || b->fields[i].name); i++) {
-    if (!a->fields[i].name || !b->fields[i].name || strcmp(a->fields[i].name, b->fields[i].name) ||
-        !types_equal(a->fields[i].type, b->fields[i].type))
-      return false;
-  }
-  for (i = 0; a->values && (a->values[i] || b->values[i]); i++)
-    if (!a->values[i] || !b->values[i] || strcmp(a->values[i], b->values[i]) != 0)
-      return false;
-  return true;
-}
-
-/* ws.check.exec declares its types again (see check_exec.c): they must stay
-** ws.exec's, field by field, defaults included. */
+/* ws.check.exec is ws.exec as a check: the very same request and response
+** types (exec.h), defaults included. */
 static void test_check_exec_types_match_exec(void **state) {
   (void)state;
-  assert_true(types_equal(ws_plugin_check_exec.request, ws_plugin_exec.request));
-  assert_true(types_equal(ws_plugin_check_exec.response, ws_plugin_exec.response));
+  assert_non_null(ws_plugin_exec.request);
+  assert_non_null(ws_plugin_exec.response);
+  assert_ptr_equal(ws_plugin_check_exec.request, ws_plugin_exec.request);
+  assert_ptr_equal(ws_plugin_check_exec.response, ws_plugin_exec.response);
 }
 
 static void test_check_exec_pass(void **state) {
-  check_run_t run;
+  test_run_t run;
   json_t *resp;
 
   (void)state;
   run_check("ws.check.exec", json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "echo healthy"), 0,
             &run);
   resp = passed(&run);
-  assert_int_equal(resp_int(resp, "code"), 0);
-  assert_string_equal(resp_str(resp, "stdout"), "healthy\n");
+  assert_int_equal(test_resp_int(resp, "code"), 0);
+  assert_string_equal(test_resp_str(resp, "stdout"), "healthy\n");
   /* ok_codes defaulted to {0}, as for ws.exec */
   assert_int_equal(json_array_size(json_object_get(run.action->req, "ok_codes")), 1);
   assert_int_equal(json_integer_value(json_array_get(json_object_get(run.action->req, "ok_codes"),
                                                      0)), 0);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 static void test_check_exec_fail(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -614,24 +509,24 @@ static void test_check_exec_fail(void **state) {
             &run);
   err = failed(&run);
   assert_code(err, "exit_code");
-  assert_contains(err->msg, "exited with code 3 (expected 0)");
-  assert_contains(err->msg, "db unreachable");
-  run_free(&run);
+  test_assert_contains(err->msg, "exited with code 3 (expected 0)");
+  test_assert_contains(err->msg, "db unreachable");
+  test_run_free(&run);
 }
 
 static void test_check_exec_ok_codes(void **state) {
-  check_run_t run;
+  test_run_t run;
 
   (void)state;
   run_check("ws.check.exec",
             json_pack("{s:[s,s,s],s:[i,i]}", "argv", "sh", "-c", "exit 3", "ok_codes", 0, 3), 0,
             &run);
-  assert_int_equal(resp_int(passed(&run), "code"), 3);
-  run_free(&run);
+  assert_int_equal(test_resp_int(passed(&run), "code"), 3);
+  test_run_free(&run);
 }
 
 static void test_check_exec_timeout(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -640,7 +535,7 @@ static void test_check_exec_timeout(void **state) {
   assert_true(run.action->attempts[0].timed_out);
   assert_code(err, "timeout");
   assert_true(run.elapsed < 5);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 static void test_check_exec_validation(void **state) {
@@ -656,7 +551,7 @@ static void test_check_exec_validation(void **state) {
 static void test_tcp_pass(void **state) {
   uv_loop_t loop;
   test_srv_t srv;
-  check_run_t run;
+  test_run_t run;
   json_t *resp;
   char expect[64];
 
@@ -667,13 +562,13 @@ static void test_tcp_pass(void **state) {
                0, &run);
   resp = passed(&run);
   snprintf(expect, sizeof expect, "127.0.0.1:%d", srv.port);
-  assert_string_equal(resp_str(resp, "address"), expect);
-  assert_true(resp_num(resp, "duration") >= 0 && resp_num(resp, "duration") < 5);
+  assert_string_equal(test_resp_str(resp, "address"), expect);
+  assert_true(test_resp_num(resp, "duration") >= 0 && test_resp_num(resp, "duration") < 5);
   spin_until(&loop, &srv.accepted, 2);
   assert_int_equal(srv.accepted, 1);
   srv_stop(&srv);
-  close_loop(&loop);
-  run_free(&run);
+  test_close_loop(&loop);
+  test_run_free(&run);
 }
 
 /* By name. Where localhost also resolves to ::1 (the server is on 127.0.0.1
@@ -681,7 +576,7 @@ static void test_tcp_pass(void **state) {
 static void test_tcp_name_tries_each_address(void **state) {
   uv_loop_t loop;
   test_srv_t srv;
-  check_run_t run;
+  test_run_t run;
   char expect[64];
 
   (void)state;
@@ -690,14 +585,14 @@ static void test_tcp_name_tries_each_address(void **state) {
   run_check_on(&loop, "ws.check.tcp", json_pack("{s:s,s:i}", "host", "localhost", "port", srv.port),
                0, &run);
   snprintf(expect, sizeof expect, "127.0.0.1:%d", srv.port);
-  assert_string_equal(resp_str(passed(&run), "address"), expect);
+  assert_string_equal(test_resp_str(passed(&run), "address"), expect);
   srv_stop(&srv);
-  close_loop(&loop);
-  run_free(&run);
+  test_close_loop(&loop);
+  test_run_free(&run);
 }
 
 static void test_tcp_refused(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
   char expect[128];
   int port = closed_port();
@@ -709,7 +604,7 @@ static void test_tcp_refused(void **state) {
   snprintf(expect, sizeof expect, "cannot connect to 127.0.0.1:%d: connection refused", port);
   assert_string_equal(err->msg, expect);
   assert_false(err->permanent);
-  run_free(&run);
+  test_run_free(&run);
 
   /* By name: the message also names the address(es) tried. */
   run_check("ws.check.tcp", json_pack("{s:s,s:i}", "host", "localhost", "port", port), 0, &run);
@@ -718,12 +613,12 @@ static void test_tcp_refused(void **state) {
   snprintf(expect, sizeof expect, "cannot connect to localhost:%d: connection refused (", port);
   assert_true(strncmp(err->msg, expect, strlen(expect)) == 0);
   snprintf(expect, sizeof expect, ":%d)", port);
-  assert_contains(err->msg, expect);
-  run_free(&run);
+  test_assert_contains(err->msg, expect);
+  test_run_free(&run);
 }
 
 static void test_tcp_unresolvable(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -733,8 +628,9 @@ static void test_tcp_unresolvable(void **state) {
   err = failed(&run);
   assert_false(run.action->attempts[0].timed_out);
   assert_code(err, "resolve");
-  assert_contains(err->msg, "cannot connect to nothing.invalid:80: cannot resolve nothing.invalid");
-  run_free(&run);
+  test_assert_contains(err->msg,
+                       "cannot connect to nothing.invalid:80: cannot resolve nothing.invalid");
+  test_run_free(&run);
 }
 
 static void test_tcp_validation(void **state) {
@@ -763,7 +659,7 @@ static void test_tcp_timeout_cancels(void **state) {
   struct sockaddr_in addr;
   socklen_t alen = sizeof addr;
   int lfd, fillers[4], i, port;
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -789,7 +685,7 @@ static void test_tcp_timeout_cancels(void **state) {
   assert_true(run.action->attempts[0].timed_out);
   assert_code(err, "timeout");
   assert_true(run.elapsed < 3);
-  run_free(&run);
+  test_run_free(&run);
 
   for (i = 0; i < 4; i++)
     close(fillers[i]);
@@ -805,12 +701,12 @@ static void test_http_pass(void **state) {
   (void)state;
   run_http(&hc, "http", "/ok", ", \"contains\": \"ok\"", 0);
   resp = passed(&hc.run);
-  assert_int_equal(resp_int(resp, "status"), 200);
-  assert_string_equal(resp_str(resp, "body"), "all ok");
-  assert_false(resp_bool(resp, "body_truncated"));
-  assert_true(resp_num(resp, "duration") >= 0 && resp_num(resp, "duration") < 5);
+  assert_int_equal(test_resp_int(resp, "status"), 200);
+  assert_string_equal(test_resp_str(resp, "body"), "all ok");
+  assert_false(test_resp_bool(resp, "body_truncated"));
+  assert_true(test_resp_num(resp, "duration") >= 0 && test_resp_num(resp, "duration") < 5);
   assert_int_equal(hc.srv.requests, 1);
-  assert_contains(hc.srv.last_head, "GET /ok HTTP/1.1\r\n");
+  test_assert_contains(hc.srv.last_head, "GET /ok HTTP/1.1\r\n");
   http_case_end(&hc);
 }
 
@@ -841,7 +737,7 @@ static void test_http_expected_status(void **state) {
 
   (void)state;
   run_http(&hc, "http", "/fail", ", \"status\": 503, \"contains\": \"down\"", 0);
-  assert_int_equal(resp_int(passed(&hc.run), "status"), 503);
+  assert_int_equal(test_resp_int(passed(&hc.run), "status"), 503);
   http_case_end(&hc);
 }
 
@@ -860,7 +756,7 @@ static void test_http_contains_missing(void **state) {
 }
 
 static void test_http_refused(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
   char url[128], prefix[512];
 
@@ -872,11 +768,11 @@ static void test_http_refused(void **state) {
   snprintf(prefix, sizeof prefix, "GET %s: ", url);
   assert_true(strncmp(err->msg, prefix, strlen(prefix)) == 0);
   assert_true(strlen(err->msg) > strlen(prefix)); /* curl's own words follow */
-  run_free(&run);
+  test_run_free(&run);
 }
 
 static void test_http_unresolvable(void **state) {
-  check_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -884,9 +780,9 @@ static void test_http_unresolvable(void **state) {
   err = failed(&run);
   assert_false(run.action->attempts[0].timed_out);
   assert_code(err, "resolve");
-  assert_contains(err->msg, "GET http://nothing.invalid/: ");
-  assert_contains(err->msg, "nothing.invalid");
-  run_free(&run);
+  test_assert_contains(err->msg, "GET http://nothing.invalid/: ");
+  test_assert_contains(err->msg, "nothing.invalid");
+  test_run_free(&run);
 }
 
 /* The server never answers: the attempt times out, the cancel removes the
@@ -968,7 +864,7 @@ static void test_http_forced_stop_cancels(void **state) {
   spin_until(&loop, &srv.slow_closed, 3);
   assert_int_equal(srv.slow_closed, 1);
   srv_stop(&srv);
-  close_loop(&loop);
+  test_close_loop(&loop);
   ws_plan_free(plan);
 }
 
@@ -981,14 +877,14 @@ static void test_http_big_body(void **state) {
   (void)state;
   run_http(&hc, "http", "/big", ", \"contains\": \"" NEEDLE "\"", 0);
   resp = passed(&hc.run);
-  assert_true(resp_bool(resp, "body_truncated"));
-  assert_int_equal(strlen(resp_str(resp, "body")), 64 * 1024);
+  assert_true(test_resp_bool(resp, "body_truncated"));
+  assert_int_equal(strlen(test_resp_str(resp, "body")), 64 * 1024);
   http_case_end(&hc);
 
   run_http(&hc, "http", "/big", "", 0); /* nothing to search: reading stops at 64 KiB */
   resp = passed(&hc.run);
-  assert_true(resp_bool(resp, "body_truncated"));
-  assert_int_equal(strlen(resp_str(resp, "body")), 64 * 1024);
+  assert_true(test_resp_bool(resp, "body_truncated"));
+  assert_int_equal(strlen(test_resp_str(resp, "body")), 64 * 1024);
   http_case_end(&hc);
 
   run_http(&hc, "http", "/big", ", \"contains\": \"needle-not-there\"", 0);
@@ -1001,7 +897,7 @@ static void test_http_invalid_utf8(void **state) {
 
   (void)state;
   run_http(&hc, "http", "/bad-utf8", "", 0);
-  assert_string_equal(resp_str(passed(&hc.run), "body"), "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
+  assert_string_equal(test_resp_str(passed(&hc.run), "body"), "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
   http_case_end(&hc);
 }
 
@@ -1012,9 +908,9 @@ static void test_http_headers_sent(void **state) {
   (void)state;
   run_http(&hc, "http", "/headers",
            ", \"headers\": {\"X-Probe\": \"ws-test\", \"Accept\": \"text/plain\"}", 0);
-  body = resp_str(passed(&hc.run), "body");
-  assert_contains(body, "X-Probe: ws-test\r\n");
-  assert_contains(body, "Accept: text/plain\r\n");
+  body = test_resp_str(passed(&hc.run), "body");
+  test_assert_contains(body, "X-Probe: ws-test\r\n");
+  test_assert_contains(body, "Accept: text/plain\r\n");
   http_case_end(&hc);
 }
 
@@ -1031,7 +927,7 @@ static void test_http_no_redirect(void **state) {
   http_case_end(&hc);
 
   run_http(&hc, "http", "/redirect", ", \"status\": 302", 0);
-  assert_int_equal(resp_int(passed(&hc.run), "status"), 302);
+  assert_int_equal(test_resp_int(passed(&hc.run), "status"), 302);
   http_case_end(&hc);
 }
 
@@ -1070,9 +966,9 @@ static void test_http_password_hidden(void **state) {
   }
   err = failed(&hc.run);
   assert_not_contains(err->msg, "s3cr3t");
-  assert_contains(err->msg, "probe:xxx@127.0.0.1");
-  assert_contains(err->msg, "status 503, expected 200");
-  assert_contains(hc.srv.last_head, "Authorization: Basic "); /* it was still sent */
+  test_assert_contains(err->msg, "probe:xxx@127.0.0.1");
+  test_assert_contains(err->msg, "status 503, expected 200");
+  test_assert_contains(hc.srv.last_head, "Authorization: Basic "); /* it was still sent */
   http_case_end(&hc);
 }
 
@@ -1083,7 +979,7 @@ static void test_http_concurrent(void **state) {
   uv_loop_t loop;
   test_srv_t srv;
   ws_action_t *actions[N];
-  check_run_t run;
+  test_run_t run;
   char url[128];
   int i;
 
@@ -1097,15 +993,15 @@ static void test_http_concurrent(void **state) {
   run_plan_on(&loop, checks_plan(actions, N), &run);
   for (i = 0; i < N - 1; i++) {
     assert_int_equal(actions[i]->node.state.status, WS_COMPLETED);
-    assert_string_equal(resp_str(actions[i]->attempts[0].resp, "body"), "all ok");
+    assert_string_equal(test_resp_str(actions[i]->attempts[0].resp, "body"), "all ok");
   }
   assert_int_equal(actions[N - 1]->node.state.status, WS_FAILED);
   assert_code(actions[N - 1]->attempts[0].err, "status");
   assert_int_equal(run.plan->node.state.status, WS_FAILED);
   assert_int_equal(srv.requests, N);
   srv_stop(&srv);
-  close_loop(&loop);
-  run_free(&run);
+  test_close_loop(&loop);
+  test_run_free(&run);
 }
 
 /* Retries reuse nothing of a previous attempt: each opens its connection. */
@@ -1113,7 +1009,7 @@ static void test_http_retries(void **state) {
   uv_loop_t loop;
   test_srv_t srv;
   ws_action_t *a;
-  check_run_t run;
+  test_run_t run;
   char url[128];
 
   (void)state;
@@ -1134,8 +1030,8 @@ static void test_http_retries(void **state) {
   spin_until(&loop, &srv.accepted, 1);
   assert_int_equal(srv.accepted, 3);
   srv_stop(&srv);
-  close_loop(&loop);
-  run_free(&run);
+  test_close_loop(&loop);
+  test_run_free(&run);
 }
 
 static void test_http_validation(void **state) {

@@ -25,16 +25,10 @@
 #include <uv.h>
 
 #include "builtins.h"
+#include "test_plugins.h"
 #include "workstream/engine.h"
 
 static ws_registry_t *g_reg;
-
-/* One finished run of a one-action plan. */
-typedef struct exec_run {
-  ws_plan_t *plan;
-  ws_action_t *action;
-  double elapsed; /* seconds, wall clock */
-} exec_run_t;
 
 static int setup_registry(void **state) {
   char err[512];
@@ -77,78 +71,18 @@ static ws_plan_t *one_action_plan(json_t *req, double timeout, ws_action_t **act
   return plan;
 }
 
-/* Resolves and runs a one-action plan for req (stolen); timeout 0 = default. */
-static void run_exec(json_t *req, double timeout, exec_run_t *run) {
-  char err[1024];
+/* Resolves and runs a one-action plan for req (stolen) on a fresh loop, closed
+** afterwards; timeout 0 = default. */
+static void run_exec(json_t *req, double timeout, test_run_t *run) {
+  ws_action_t *action;
+  ws_plan_t *plan;
   uv_loop_t loop;
-  uint64_t t0;
 
   assert_non_null(req);
-  run->plan = one_action_plan(req, timeout, &run->action);
-  if (ws_plan_resolve(run->plan, g_reg, err, sizeof err) != 0)
-    fail_msg("ws_plan_resolve: %s", err);
-
+  plan = one_action_plan(req, timeout, &action);
   assert_int_equal(uv_loop_init(&loop), 0);
-  t0 = uv_hrtime();
-  if (ws_run_plan(&loop, run->plan, g_reg, NULL, err, sizeof err) != 0)
-    fail_msg("ws_run_plan: %s", err);
-  run->elapsed = (double)(uv_hrtime() - t0) / 1e9;
-  uv_run(&loop, UV_RUN_DEFAULT); /* let closing handles finish */
-  assert_int_equal(uv_loop_close(&loop), 0);
-  assert_true(run->action->nattempts >= 1);
-}
-
-static void run_free(exec_run_t *run) {
-  ws_plan_free(run->plan);
-  memset(run, 0, sizeof *run);
-}
-
-/* The successful response of the first attempt. */
-static json_t *ok_resp(const exec_run_t *run) {
-  const ws_attempt_t *at = &run->action->attempts[0];
-
-  if (at->err != NULL)
-    fail_msg("attempt failed: [%s] %s", at->err->code ? at->err->code : "-", at->err->msg);
-  assert_int_equal(run->action->node.state.status, WS_COMPLETED);
-  assert_non_null(at->resp);
-  return at->resp;
-}
-
-/* The error of the first attempt. */
-static const ws_error_t *failed_err(const exec_run_t *run) {
-  const ws_attempt_t *at = &run->action->attempts[0];
-
-  assert_int_equal(run->action->node.state.status, WS_FAILED);
-  assert_null(at->resp);
-  assert_non_null(at->err);
-  assert_non_null(at->err->msg);
-  return at->err;
-}
-
-static const char *resp_str(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_string(v));
-  return json_string_value(v);
-}
-
-static json_int_t resp_int(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_integer(v));
-  return json_integer_value(v);
-}
-
-static bool resp_bool(const json_t *resp, const char *field) {
-  const json_t *v = json_object_get(resp, field);
-
-  assert_true(json_is_boolean(v));
-  return json_is_true(v);
-}
-
-static void assert_contains(const char *haystack, const char *needle) {
-  if (haystack == NULL || strstr(haystack, needle) == NULL)
-    fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
+  test_run_plan(&loop, g_reg, plan, action, run);
+  test_close_loop(&loop);
 }
 
 /* True when pid is gone or a zombie (its parent may not have reaped it yet). */
@@ -192,71 +126,71 @@ static void test_registered(void **state) {
 }
 
 static void test_stdout_captured(void **state) {
-  exec_run_t run;
+  test_run_t run;
   json_t *resp;
 
   (void)state;
   run_exec(json_pack("{s:[s,s]}", "argv", "echo", "hello world"), 0, &run);
-  resp = ok_resp(&run);
-  assert_string_equal(resp_str(resp, "stdout"), "hello world\n");
-  assert_string_equal(resp_str(resp, "stderr"), "");
-  assert_int_equal(resp_int(resp, "code"), 0);
-  assert_int_equal(resp_int(resp, "signal"), 0);
-  assert_false(resp_bool(resp, "stdout_truncated"));
-  assert_false(resp_bool(resp, "stderr_truncated"));
+  resp = test_run_resp(&run);
+  assert_string_equal(test_resp_str(resp, "stdout"), "hello world\n");
+  assert_string_equal(test_resp_str(resp, "stderr"), "");
+  assert_int_equal(test_resp_int(resp, "code"), 0);
+  assert_int_equal(test_resp_int(resp, "signal"), 0);
+  assert_false(test_resp_bool(resp, "stdout_truncated"));
+  assert_false(test_resp_bool(resp, "stderr_truncated"));
   assert_true(json_is_number(json_object_get(resp, "duration")));
   assert_true(json_number_value(json_object_get(resp, "duration")) >= 0);
   assert_true(json_number_value(json_object_get(resp, "duration")) < 10);
   assert_int_equal(run.action->nattempts, 1);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 static void test_stderr_captured(void **state) {
-  exec_run_t run;
+  test_run_t run;
   json_t *resp;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "echo out; echo err >&2"), 0, &run);
-  resp = ok_resp(&run);
-  assert_string_equal(resp_str(resp, "stdout"), "out\n");
-  assert_string_equal(resp_str(resp, "stderr"), "err\n");
-  run_free(&run);
+  resp = test_run_resp(&run);
+  assert_string_equal(test_resp_str(resp, "stdout"), "out\n");
+  assert_string_equal(test_resp_str(resp, "stderr"), "err\n");
+  test_run_free(&run);
 }
 
 static void test_stdin_fed(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s], s:s}", "argv", "cat", "stdin", "line one\nline two\n"), 0, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), "line one\nline two\n");
-  run_free(&run);
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), "line one\nline two\n");
+  test_run_free(&run);
 }
 
 /* stdin is bytes, NUL included; so is the captured output. */
 static void test_stdin_binary(void **state) {
-  exec_run_t run;
+  test_run_t run;
   json_t *out;
 
   (void)state;
   run_exec(json_pack("{s:[s], s:s%}", "argv", "cat", "stdin", "\0a\0b", (size_t)4), 0, &run);
-  out = json_object_get(ok_resp(&run), "stdout");
+  out = json_object_get(test_run_resp(&run), "stdout");
   assert_int_equal(json_string_length(out), 4);
   assert_memory_equal(json_string_value(out), "\0a\0b", 4);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 /* Without stdin the child reads /dev/null, never the engine's terminal. */
 static void test_stdin_default_is_dev_null(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s]}", "argv", "readlink", "/proc/self/fd/0"), 0, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), "/dev/null\n");
-  run_free(&run);
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), "/dev/null\n");
+  test_run_free(&run);
 
   run_exec(json_pack("{s:[s]}", "argv", "cat"), 5, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), "");
-  run_free(&run);
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), "");
+  test_run_free(&run);
 }
 
 /* A child that never reads a large stdin: the write fails with EPIPE, which
@@ -264,7 +198,7 @@ static void test_stdin_default_is_dev_null(void **state) {
 static void test_stdin_unread(void **state) {
   size_t n = 1024 * 1024;
   char *big = malloc(n + 1);
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   assert_non_null(big);
@@ -272,15 +206,15 @@ static void test_stdin_unread(void **state) {
   big[n] = '\0';
   run_exec(json_pack("{s:[s], s:s}", "argv", "true", "stdin", big), 10, &run);
   free(big);
-  assert_int_equal(resp_int(ok_resp(&run), "code"), 0);
-  run_free(&run);
+  assert_int_equal(test_resp_int(test_run_resp(&run), "code"), 0);
+  test_run_free(&run);
 }
 
 /* A stdin larger than the pipe buffer goes through whole. */
 static void test_stdin_large(void **state) {
   size_t n = 300 * 1000;
   char *big = malloc(n + 1);
-  exec_run_t run;
+  test_run_t run;
   json_t *resp;
 
   (void)state;
@@ -291,13 +225,13 @@ static void test_stdin_large(void **state) {
                      "stdin", big),
            10, &run);
   free(big);
-  resp = ok_resp(&run);
-  assert_string_equal(resp_str(resp, "stderr"), "300000\ndone\n");
-  run_free(&run);
+  resp = test_run_resp(&run);
+  assert_string_equal(test_resp_str(resp, "stderr"), "300000\ndone\n");
+  test_run_free(&run);
 }
 
 static void test_env_override(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   assert_int_equal(setenv("WS_EXEC_TEST_INHERITED", "inherited", 1), 0);
@@ -306,8 +240,8 @@ static void test_env_override(void **state) {
                      "printf %s \"$WS_EXEC_TEST_X/$WS_EXEC_TEST_INHERITED/$WS_EXEC_TEST_NEW\"",
                      "env", "WS_EXEC_TEST_X", "new value", "WS_EXEC_TEST_NEW", "added"),
            0, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), "new value/inherited/added");
-  run_free(&run);
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), "new value/inherited/added");
+  test_run_free(&run);
   unsetenv("WS_EXEC_TEST_INHERITED");
   unsetenv("WS_EXEC_TEST_X");
 }
@@ -315,76 +249,76 @@ static void test_env_override(void **state) {
 static void test_cwd(void **state) {
   char tmpl[] = "/tmp/ws-exec-cwd-XXXXXX";
   char real[PATH_MAX], expect[PATH_MAX + 2];
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   assert_non_null(mkdtemp(tmpl));
   assert_non_null(realpath(tmpl, real));
   snprintf(expect, sizeof expect, "%s\n", real);
   run_exec(json_pack("{s:[s,s], s:s}", "argv", "pwd", "-P", "cwd", tmpl), 0, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), expect);
-  run_free(&run);
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), expect);
+  test_run_free(&run);
   rmdir(tmpl);
 }
 
 static void test_ok_codes(void **state) {
-  exec_run_t run;
+  test_run_t run;
   json_t *resp;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s], s:[i]}", "argv", "sh", "-c", "exit 3", "ok_codes", 3), 0, &run);
-  resp = ok_resp(&run);
-  assert_int_equal(resp_int(resp, "code"), 3);
-  assert_int_equal(resp_int(resp, "signal"), 0);
-  run_free(&run);
+  resp = test_run_resp(&run);
+  assert_int_equal(test_resp_int(resp, "code"), 3);
+  assert_int_equal(test_resp_int(resp, "signal"), 0);
+  test_run_free(&run);
 
   /* 0 is no longer accepted once ok_codes is given without it. */
   run_exec(json_pack("{s:[s], s:[i,i]}", "argv", "true", "ok_codes", 3, 4), 0, &run);
-  assert_string_equal(failed_err(&run)->code, "exit_code");
-  assert_contains(failed_err(&run)->msg, "expected one of 3, 4");
-  run_free(&run);
+  assert_string_equal(test_run_err(&run)->code, "exit_code");
+  test_assert_contains(test_run_err(&run)->msg, "expected one of 3, 4");
+  test_run_free(&run);
 }
 
 static void test_exit_code_fails(void **state) {
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c",
                      "echo some output; echo 'first problem' >&2; echo 'it broke' >&2; exit 1"),
            0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_non_null(err->code);
   assert_string_equal(err->code, "exit_code");
   assert_false(err->permanent);
-  assert_contains(err->msg, "command \"sh\"");
-  assert_contains(err->msg, "code 1");
-  assert_contains(err->msg, "expected 0");
-  assert_contains(err->msg, "it broke");
-  assert_contains(err->msg, "first problem | it broke");
+  test_assert_contains(err->msg, "command \"sh\"");
+  test_assert_contains(err->msg, "code 1");
+  test_assert_contains(err->msg, "expected 0");
+  test_assert_contains(err->msg, "it broke");
+  test_assert_contains(err->msg, "first problem | it broke");
   assert_null(strchr(err->msg, '\n'));
-  run_free(&run);
+  test_run_free(&run);
 
   run_exec(json_pack("{s:[s]}", "argv", "false"), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_string_equal(err->code, "exit_code");
   assert_string_equal(err->msg, "command \"false\" exited with code 1 (expected 0)");
-  run_free(&run);
+  test_run_free(&run);
 }
 
 /* With nothing on stderr, the message quotes the end of stdout. */
 static void test_exit_code_stdout_hint(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "echo 'no such host'; exit 4"), 0, &run);
-  assert_contains(failed_err(&run)->msg, "code 4 (expected 0): stdout: no such host");
-  run_free(&run);
+  test_assert_contains(test_run_err(&run)->msg, "code 4 (expected 0): stdout: no such host");
+  test_run_free(&run);
 }
 
 /* Huge stderr: the message keeps only a short tail. */
 static void test_error_message_bounded(void **state) {
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
@@ -392,89 +326,89 @@ static void test_error_message_bounded(void **state) {
                      "head -c 100000 /dev/zero | tr '\\0' e >&2; echo >&2; echo 'last line' >&2;"
                      " exit 2"),
            10, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_true(strlen(err->msg) < 500);
-  assert_contains(err->msg, "code 2");
-  assert_contains(err->msg, "last line");
-  run_free(&run);
+  test_assert_contains(err->msg, "code 2");
+  test_assert_contains(err->msg, "last line");
+  test_run_free(&run);
 
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c",
                      "head -c 100000 /dev/zero | tr '\\0' e >&2; exit 2"),
            10, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_true(strlen(err->msg) < 500);
-  assert_contains(err->msg, ": ...eeee");
-  run_free(&run);
+  test_assert_contains(err->msg, ": ...eeee");
+  test_run_free(&run);
 }
 
 static void test_missing_executable(void **state) {
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
   run_exec(json_pack("{s:[s]}", "argv", "/nonexistent/ws-no-such-program"), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_string_equal(err->code, "ENOENT");
   assert_true(err->permanent);
-  assert_contains(err->msg, "cannot run \"/nonexistent/ws-no-such-program\"");
-  run_free(&run);
+  test_assert_contains(err->msg, "cannot run \"/nonexistent/ws-no-such-program\"");
+  test_run_free(&run);
 
   /* Looked up in PATH. */
   run_exec(json_pack("{s:[s,s]}", "argv", "ws-no-such-program-anywhere", "x"), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_string_equal(err->code, "ENOENT");
   assert_true(err->permanent);
-  assert_contains(err->msg, "ws-no-such-program-anywhere");
-  run_free(&run);
+  test_assert_contains(err->msg, "ws-no-such-program-anywhere");
+  test_run_free(&run);
 }
 
 static void test_not_executable(void **state) {
   char path[] = "/tmp/ws-exec-noexec-XXXXXX";
   int fd = mkstemp(path);
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
   assert_true(fd >= 0);
   close(fd);
   run_exec(json_pack("{s:[s]}", "argv", path), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_string_equal(err->code, "EACCES");
   assert_true(err->permanent);
-  assert_contains(err->msg, path);
-  run_free(&run);
+  test_assert_contains(err->msg, path);
+  test_run_free(&run);
   unlink(path);
 }
 
 static void test_bad_cwd(void **state) {
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
   run_exec(json_pack("{s:[s], s:s}", "argv", "true", "cwd", "/nonexistent/ws-dir"), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_true(err->permanent);
-  assert_contains(err->msg, "/nonexistent/ws-dir");
-  assert_contains(err->msg, "working directory");
-  run_free(&run);
+  test_assert_contains(err->msg, "/nonexistent/ws-dir");
+  test_assert_contains(err->msg, "working directory");
+  test_run_free(&run);
 }
 
 static void test_signal(void **state) {
-  exec_run_t run;
+  test_run_t run;
   const ws_error_t *err;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "echo dying >&2; kill -KILL $$"), 0, &run);
-  err = failed_err(&run);
+  err = test_run_err(&run);
   assert_string_equal(err->code, "signal");
   assert_false(err->permanent);
-  assert_contains(err->msg, "command \"sh\" was killed by signal 9 (SIGKILL)");
-  assert_contains(err->msg, "dying");
-  run_free(&run);
+  test_assert_contains(err->msg, "command \"sh\" was killed by signal 9 (SIGKILL)");
+  test_assert_contains(err->msg, "dying");
+  test_run_free(&run);
 }
 
 static void test_stdout_truncated(void **state) {
-  exec_run_t run;
+  test_run_t run;
   json_t *resp;
   const char *out;
   size_t i, len;
@@ -482,61 +416,85 @@ static void test_stdout_truncated(void **state) {
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a"),
            10, &run);
-  resp = ok_resp(&run);
-  out = resp_str(resp, "stdout");
+  resp = test_run_resp(&run);
+  out = test_resp_str(resp, "stdout");
   len = json_string_length(json_object_get(resp, "stdout"));
   assert_int_equal(len, 64 * 1024);
   for (i = 0; i < len; i++)
     if (out[i] != 'a')
       fail_msg("stdout[%zu] = 0x%02x", i, (unsigned char)out[i]);
-  assert_true(resp_bool(resp, "stdout_truncated"));
-  assert_false(resp_bool(resp, "stderr_truncated"));
-  assert_int_equal(resp_int(resp, "code"), 0);
-  run_free(&run);
+  assert_true(test_resp_bool(resp, "stdout_truncated"));
+  assert_false(test_resp_bool(resp, "stderr_truncated"));
+  assert_int_equal(test_resp_int(resp, "code"), 0);
+  test_run_free(&run);
 
   /* Exactly at the cap is not truncated. */
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "head -c 65536 /dev/zero | tr '\\0' b"),
            10, &run);
-  resp = ok_resp(&run);
+  resp = test_run_resp(&run);
   assert_int_equal(json_string_length(json_object_get(resp, "stdout")), 64 * 1024);
-  assert_false(resp_bool(resp, "stdout_truncated"));
-  run_free(&run);
+  assert_false(test_resp_bool(resp, "stdout_truncated"));
+  test_run_free(&run);
 }
 
 /* Invalid UTF-8 still gives a (valid) string: bad bytes become U+FFFD. */
 static void test_invalid_utf8(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s]}", "argv", "printf", "\\377ok \xc3\xa9 \\342\\202"), 0, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"),
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"),
                       "\xEF\xBF\xBDok \xc3\xa9 \xEF\xBF\xBD");
-  run_free(&run);
+  test_run_free(&run);
+}
+
+/* A character cut by the cap is dropped, even when invalid bytes came before
+** it (they still become U+FFFD). */
+static void test_truncated_utf8_cut(void **state) {
+  test_run_t run;
+  json_t *resp;
+  const char *out;
+  size_t i, len;
+
+  (void)state;
+  run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c",
+                     "printf '\\377'; head -c 65534 /dev/zero | tr '\\0' a; printf '\\303\\251'"),
+           10, &run);
+  resp = test_run_resp(&run);
+  assert_true(test_resp_bool(resp, "stdout_truncated"));
+  out = test_resp_str(resp, "stdout");
+  len = json_string_length(json_object_get(resp, "stdout"));
+  assert_int_equal(len, 3 + 65534);
+  assert_memory_equal(out, "\xEF\xBF\xBD", 3);
+  for (i = 3; i < len; i++)
+    if (out[i] != 'a')
+      fail_msg("stdout[%zu] = 0x%02x", i, (unsigned char)out[i]);
+  test_run_free(&run);
 }
 
 /* The child leads its own session and process group. */
 static void test_own_process_group(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c",
                      "read -r pid comm st ppid pgrp sid rest < /proc/$$/stat;"
                      " [ \"$pgrp\" = $$ ] && [ \"$sid\" = $$ ]"),
            0, &run);
-  ok_resp(&run);
-  run_free(&run);
+  test_run_resp(&run);
+  test_run_free(&run);
 }
 
 /* A background process holding the pipes after the child exited does not
 ** hold the attempt for longer than the drain grace period. */
 static void test_background_holder(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "sleep 5 & echo hi"), 10, &run);
-  assert_string_equal(resp_str(ok_resp(&run), "stdout"), "hi\n");
+  assert_string_equal(test_resp_str(test_run_resp(&run), "stdout"), "hi\n");
   assert_true(run.elapsed < 4.5);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 /* A timeout cancels the attempt: SIGTERM to the whole group, so the shell's
@@ -544,7 +502,7 @@ static void test_background_holder(void **state) {
 static void test_timeout_kills_group(void **state) {
   char tmpl[] = "/tmp/ws-exec-pid-XXXXXX";
   char script[256], buf[32];
-  exec_run_t run;
+  test_run_t run;
   FILE *f;
   int fd = mkstemp(tmpl);
   long pid = 0;
@@ -558,7 +516,7 @@ static void test_timeout_kills_group(void **state) {
   assert_true(run.action->attempts[0].timed_out);
   assert_non_null(run.action->attempts[0].err);
   assert_true(run.elapsed < 5);
-  run_free(&run);
+  test_run_free(&run);
 
   f = fopen(tmpl, "r");
   assert_non_null(f);
@@ -575,7 +533,7 @@ static void test_timeout_kills_group(void **state) {
 
 /* A child that ignores SIGTERM gets SIGKILL after the grace period. */
 static void test_timeout_escalates_to_sigkill(void **state) {
-  exec_run_t run;
+  test_run_t run;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "trap '' TERM; sleep 30; sleep 30"), 0.3,
@@ -584,7 +542,7 @@ static void test_timeout_escalates_to_sigkill(void **state) {
   assert_true(run.action->attempts[0].timed_out);
   assert_true(run.elapsed >= 2.0);
   assert_true(run.elapsed < 8);
-  run_free(&run);
+  test_run_free(&run);
 }
 
 static int count_open_fds(void) {
@@ -606,8 +564,9 @@ static void test_many_concurrent(void **state) {
   ws_plan_t *plan = ws_plan_new("exec-many", NULL);
   ws_block_t *block = ws_block_new("block", NULL);
   ws_action_t *actions[NSEQ];
-  char err[1024], name[32], script[64], expect[32];
+  char name[32], script[64], expect[32];
   uv_loop_t loop;
+  test_run_t run;
   int fds_before = count_open_fds();
   int i;
 
@@ -629,25 +588,22 @@ static void test_many_concurrent(void **state) {
     assert_int_equal(ws_block_add_sequence(block, seq), 0);
   }
   assert_int_equal(ws_plan_add_block(plan, block), 0);
-  if (ws_plan_resolve(plan, g_reg, err, sizeof err) != 0)
-    fail_msg("ws_plan_resolve: %s", err);
-
   assert_int_equal(uv_loop_init(&loop), 0);
-  if (ws_run_plan(&loop, plan, g_reg, NULL, err, sizeof err) != 0)
-    fail_msg("ws_run_plan: %s", err);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  test_run_plan(&loop, g_reg, plan, actions[0], &run);
+  test_close_loop(&loop);
 
   for (i = 0; i < NSEQ; i++) {
-    exec_run_t run = { plan, actions[i], 0 };
-    json_t *resp = ok_resp(&run);
+    json_t *resp;
+
+    run.action = actions[i];
+    resp = test_run_resp(&run);
 
     snprintf(expect, sizeof expect, "out%d\n", i);
-    assert_string_equal(resp_str(resp, "stdout"), expect);
+    assert_string_equal(test_resp_str(resp, "stdout"), expect);
     snprintf(expect, sizeof expect, "err%d\n", i);
-    assert_string_equal(resp_str(resp, "stderr"), expect);
+    assert_string_equal(test_resp_str(resp, "stderr"), expect);
   }
-  ws_plan_free(plan);
+  test_run_free(&run);
   assert_int_equal(count_open_fds(), fds_before);
 }
 
@@ -662,57 +618,57 @@ static void test_request_validation(void **state) {
   /* Empty argv, through ws_plan_resolve. */
   plan = one_action_plan(json_pack("{s:[]}", "argv"), 0, &action);
   assert_int_equal(ws_plan_resolve(plan, g_reg, err, sizeof err), -1);
-  assert_contains(err, "argv");
-  assert_contains(err, "must not be empty");
+  test_assert_contains(err, "argv");
+  test_assert_contains(err, "must not be empty");
   ws_plan_free(plan);
 
   /* Empty argv, through ws_request_check. */
   req = json_pack("{s:[]}", "argv");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.argv: must not be empty");
+  test_assert_contains(err, "req.argv: must not be empty");
   json_decref(req);
 
   /* argv of the wrong type. */
   req = json_pack("{s:s}", "argv", "ls -l");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.argv");
-  assert_contains(err, "expected list");
+  test_assert_contains(err, "req.argv");
+  test_assert_contains(err, "expected list");
   json_decref(req);
 
   /* Missing argv, unknown field, bad ok_codes, bad env names, empty program. */
   req = json_pack("{s:s}", "cwd", "/");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "argv");
+  test_assert_contains(err, "argv");
   json_decref(req);
 
   req = json_pack("{s:[s], s:i}", "argv", "true", "bogus", 1);
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "bogus");
+  test_assert_contains(err, "bogus");
   json_decref(req);
 
   req = json_pack("{s:[s], s:[i]}", "argv", "true", "ok_codes", 256);
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.ok_codes[1]");
+  test_assert_contains(err, "req.ok_codes[1]");
   json_decref(req);
 
   req = json_pack("{s:[s], s:[]}", "argv", "true", "ok_codes");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.ok_codes: must not be empty");
+  test_assert_contains(err, "req.ok_codes: must not be empty");
   json_decref(req);
 
   req = json_pack("{s:[s], s:{s:s}}", "argv", "true", "env", "A=B", "x");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.env");
+  test_assert_contains(err, "req.env");
   json_decref(req);
 
   req = json_pack("{s:[s]}", "argv", "");
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.argv[1]");
+  test_assert_contains(err, "req.argv[1]");
   json_decref(req);
 
   req = json_pack("{s:[s], s:i}", "argv", "true", "stdin", 5);
   assert_int_equal(ws_request_check(def, &req, "req", err, sizeof err), -1);
-  assert_contains(err, "req.stdin");
+  test_assert_contains(err, "req.stdin");
   json_decref(req);
 
   /* ok_codes defaults to {0}. */
@@ -747,6 +703,7 @@ int main(void) {
     cmocka_unit_test(test_signal),
     cmocka_unit_test(test_stdout_truncated),
     cmocka_unit_test(test_invalid_utf8),
+    cmocka_unit_test(test_truncated_utf8_cut),
     cmocka_unit_test(test_own_process_group),
     cmocka_unit_test(test_background_holder),
     cmocka_unit_test(test_many_concurrent),

@@ -1,7 +1,12 @@
 /*
-** test_plugins.c - the test plugins (see test_plugins.h).
+** test_plugins.c - the test plugins and the shared test helpers (see test_plugins.h).
 */
 #include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +70,10 @@ static int work_start(ws_call_t *call) {
   }
   test_stats.calls++;
   if (++test_stats.in_flight > test_stats.peak) test_stats.peak = test_stats.in_flight;
-  return ws_call_sleep(call, json_number_value(json_object_get(req, "sleep")), work_finish);
+  double s = json_number_value(json_object_get(req, "sleep"));
+  if (s > 0) return ws_call_sleep(call, s, work_finish);
+  work_finish(call); /* at once: a zero wait would still take a virtual millisecond */
+  return 0;
 }
 
 static void work_cancel(ws_call_t *call) {
@@ -84,8 +92,10 @@ static void check_finish(ws_call_t *call) {
 
 static int check_start(ws_call_t *call) {
   test_stats.check_calls++;
-  return ws_call_sleep(call, json_number_value(json_object_get(ws_call_request(call), "sleep")),
-                       check_finish);
+  double s = json_number_value(json_object_get(ws_call_request(call), "sleep"));
+  if (s > 0) return ws_call_sleep(call, s, check_finish);
+  check_finish(call);
+  return 0;
 }
 
 static void check_cancel(ws_call_t *call) { ws_call_fail(call, 0, "cancelled", "cancelled"); }
@@ -125,4 +135,98 @@ json_t *test_req(const char *fmt, ...) {
 
 ws_action_t *test_action(const char *name, const char *plugin, const char *req_json) {
   return ws_action_new(name, NULL, plugin, req_json ? test_req("%s", req_json) : NULL);
+}
+
+/* ------------------------------------------------- helpers for the suites */
+
+void test_run_plan(uv_loop_t *loop, ws_registry_t *reg, ws_plan_t *plan, ws_action_t *action,
+                   test_run_t *run) {
+  char err[1024];
+  uint64_t t0;
+
+  run->plan = plan;
+  run->action = action;
+  if (ws_plan_resolve(plan, reg, err, sizeof err) != 0)
+    fail_msg("ws_plan_resolve: %s", err);
+  t0 = uv_hrtime();
+  if (ws_run_plan(loop, plan, reg, NULL, err, sizeof err) != 0)
+    fail_msg("ws_run_plan: %s", err);
+  run->elapsed = (double)(uv_hrtime() - t0) / 1e9;
+  assert_true(action->nattempts >= 1);
+}
+
+void test_run_free(test_run_t *run) {
+  ws_plan_free(run->plan);
+  memset(run, 0, sizeof *run);
+}
+
+static void walk_print(uv_handle_t *h, void *arg) {
+  (void)arg;
+  fprintf(stderr, "  handle left on the loop: %s%s\n", uv_handle_type_name(uv_handle_get_type(h)),
+          uv_is_closing(h) ? " (closing)" : "");
+}
+
+void test_close_loop(uv_loop_t *loop) {
+  int rc;
+
+  uv_run(loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(loop);
+  if (rc != 0) {
+    uv_walk(loop, walk_print, NULL);
+    fail_msg("uv_loop_close: %s", uv_strerror(rc));
+  }
+}
+
+json_t *test_run_resp(const test_run_t *run) {
+  const ws_attempt_t *at = &run->action->attempts[0];
+
+  if (at->err != NULL)
+    fail_msg("attempt failed: [%s] %s", at->err->code ? at->err->code : "-", at->err->msg);
+  assert_int_equal(run->action->node.state.status, WS_COMPLETED);
+  assert_non_null(at->resp);
+  return at->resp;
+}
+
+const ws_error_t *test_run_err(const test_run_t *run) {
+  const ws_attempt_t *at = &run->action->attempts[0];
+
+  if (at->err == NULL)
+    fail_msg("the attempt succeeded, expected a failure");
+  assert_int_equal(run->action->node.state.status, WS_FAILED);
+  assert_null(at->resp);
+  assert_non_null(at->err->msg);
+  return at->err;
+}
+
+const char *test_resp_str(const json_t *resp, const char *field) {
+  const json_t *v = json_object_get(resp, field);
+
+  assert_true(json_is_string(v));
+  return json_string_value(v);
+}
+
+json_int_t test_resp_int(const json_t *resp, const char *field) {
+  const json_t *v = json_object_get(resp, field);
+
+  assert_true(json_is_integer(v));
+  return json_integer_value(v);
+}
+
+double test_resp_num(const json_t *resp, const char *field) {
+  const json_t *v = json_object_get(resp, field);
+
+  assert_true(json_is_number(v));
+  return json_number_value(v);
+}
+
+bool test_resp_bool(const json_t *resp, const char *field) {
+  const json_t *v = json_object_get(resp, field);
+
+  assert_true(json_is_boolean(v));
+  return json_is_true(v);
+}
+
+void test_assert_contains(const char *haystack, const char *needle) {
+  if (haystack == NULL || strstr(haystack, needle) == NULL)
+    fail_msg("\"%s\" does not contain \"%s\"", haystack ? haystack : "(null)", needle);
 }

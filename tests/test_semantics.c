@@ -579,6 +579,45 @@ static void forced_stop_during_pre_checks_is_a_stop(void **state) {
   ws_plan_free(p);
 }
 
+/* A forced stop still drains the cont checks: their run in flight is
+** cancelled and awaited, their timer stopped (nothing reaches a freed runner). */
+static void forced_stop_drains_cont_checks(void **state) {
+  (void)state;
+  for (int level = 0; level < 2; level++) {
+    test_stats_reset();
+    ws_plan_t *p = ws_plan_new("p", NULL);
+    ws_block_t *b = add_block(p, "b", 1);
+    ws_checks_t *cont = make_checks(WS_CHECKS_CONT, 5, "cont", "\"sleep\": 2");
+    if (level) ws_plan_set_checks(p, cont);
+    else ws_block_set_checks(b, cont);
+    add_seq(b, "s", 1, "\"sleep\": 3600")->actions[0]->timeout = 7200;
+    ws_batch_t *cleanup = add_batch(p, "cleanup", WS_WHEN_ALWAYS, false, NULL);
+    runner_t r = {0};
+    run_with(p, &r); /* unforced, it runs the hour */
+    assert_true(DURATION(p) >= 3600);
+    assert_int_equal(STATUS(cleanup), WS_COMPLETED);
+    ws_plan_free(p);
+
+    test_stats_reset();
+    p = ws_plan_new("p", NULL);
+    b = add_block(p, "b", 1);
+    cont = make_checks(WS_CHECKS_CONT, 5, "cont", "\"sleep\": 2");
+    if (level) ws_plan_set_checks(p, cont);
+    else ws_block_set_checks(b, cont);
+    ws_sequence_t *s = add_seq(b, "s", 1, "\"sleep\": 3600");
+    s->actions[0]->timeout = 7200;
+    cleanup = add_batch(p, "cleanup", WS_WHEN_ALWAYS, false, NULL);
+    r = (runner_t){.force_on = "s.1"};
+    run_with(p, &r);
+    assert_int_equal(STATUS(s), WS_STOPPED);
+    assert_int_equal(STATUS(p), WS_STOPPED);
+    assert_int_equal(STATUS(cleanup), WS_NOT_STARTED);
+    assert_near(DURATION(p), 2); /* the first cont run gates the work: forced at t=2 */
+    assert_int_equal(STATUS(cont), WS_COMPLETED); /* its next run never started */
+    ws_plan_free(p);
+  }
+}
+
 static void stop_action_mode_applies_to_a_user_stop(void **state) {
   (void)state;
   ws_plan_t *p = ws_plan_new("p", NULL);
@@ -637,6 +676,7 @@ int main(void) {
       cmocka_unit_test_setup(forced_stop_cancels_running_actions, setup),
       cmocka_unit_test_setup(stop_action_mode_applies_to_a_user_stop, setup),
       cmocka_unit_test_setup(forced_stop_during_pre_checks_is_a_stop, setup),
+      cmocka_unit_test_setup(forced_stop_drains_cont_checks, setup),
       cmocka_unit_test_setup(entrance_and_exit_delays, setup),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

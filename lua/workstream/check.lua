@@ -205,8 +205,9 @@ function Ctx:fail(field, problem)
   error(self.site .. ": " .. msg, 0)
 end
 
--- Edit distance, to suggest the field a typo meant.
-local function distance(a, b)
+--- Edit distance (Levenshtein, by bytes) between strings a and b: what "did you
+-- mean" suggestions are made from, here (fields) and in workstream.testing (paths).
+function M.distance(a, b)
   local prev = {}
   for j = 0, #b do prev[j] = j end
   for i = 1, #a do
@@ -226,7 +227,7 @@ end
 local function suggestion(name, fields)
   local best, best_d
   for f in pairs(fields) do
-    local d = distance(name, f)
+    local d = M.distance(name, f)
     if d <= 2 and (not best_d or d < best_d or (d == best_d and f < best)) then
       best, best_d = f, d
     end

@@ -29,7 +29,7 @@ local setmetatable, getmetatable = setmetatable, getmetatable
 local fmt, concat, sort = string.format, table.concat, table.sort
 local math_type, min = math.type, math.min
 
-local quote, describe = check.quote, check.describe
+local quote, describe, distance = check.quote, check.describe, check.distance
 
 local T = {}
 
@@ -377,24 +377,6 @@ end
 Fakes.__name = "workstream.testing.fakes"
 
 -------------------------------------------------------------------- finding
-
--- Edit distance, for "did you mean" lists.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      local d = prev[j] + 1
-      if cur[j - 1] + 1 < d then d = cur[j - 1] + 1 end
-      if prev[j - 1] + cost < d then d = prev[j - 1] + cost end
-      cur[j] = d
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
 
 local function kind_of(node) return node.type or ws.kind(node) or "object" end
 

@@ -19,6 +19,9 @@ FIXTURE_HELPER int fixture_start(ws_call_t *call) {
   return 0;
 }
 
+/* It completes within start, so there is never anything to cancel. */
+FIXTURE_HELPER void fixture_cancel(ws_call_t *call) { (void)call; }
+
 FIXTURE_HELPER int fixture_init_ok(const ws_plugin_def_t *def, char *err, size_t errlen) {
   (void)err;
   (void)errlen;
@@ -38,7 +41,7 @@ FIXTURE_HELPER int fixture_init_refuses(const ws_plugin_def_t *def, char *err, s
 
 #define FIXTURE_DEF(abi_, name_, init_)                                                      \
   {.abi = (abi_), .name = (name_), .request = &empty_record, .response = &empty_record,      \
-   .init = (init_), .start = fixture_start}
+   .init = (init_), .start = fixture_start, .cancel = fixture_cancel}
 
 #if defined(FIXTURE_NO_ENTRY)
 /* A shared object, but not a plugin. */

@@ -14,8 +14,7 @@
 **     never started: the plugin must not complete it.
 **   - cancel(call) asks an in-flight call to stop (timeout, forced stop). The
 **     plugin still completes the call, promptly; the engine records it as
-**     cancelled whatever it reports. A plugin without cancel cannot be
-**     interrupted, only abandoned.
+**     cancelled whatever it reports. Every asynchronous plugin has cancel.
 **
 ** A plugin that must block (a synchronous library, heavy CPU work) sets
 ** `run` instead of start/cancel: the engine calls it on libuv's thread pool.
@@ -73,7 +72,7 @@ struct ws_plugin_def {
   int (*validate)(const ws_plugin_def_t *def, const json_t *req, char *err, size_t errlen);
   /* Asynchronous style: begin one attempt (see the protocol above) ... */
   int (*start)(ws_call_t *call);
-  /* ... and, optionally, ask it to stop. */
+  /* ... and ask it to stop (required with start). */
   void (*cancel)(ws_call_t *call);
 
   /* Blocking style, instead of start/cancel: runs one attempt on a thread of
@@ -103,7 +102,7 @@ void *ws_call_data(const ws_call_t *call);             /* the plugin's per-call 
 void ws_call_set_data(ws_call_t *call, void *data);
 
 /* Waits `seconds` on the engine's clock, then calls cb (on the loop). Under a
-** virtual clock the wait costs no real time. One wait per call at a time
+** virtual clock the wait costs no real time (and lasts at least 1 ms). One wait per call at a time
 ** (a new one replaces the old); completing the call drops a pending wait.
 ** A plugin that waits this way should implement cancel. Returns 0. */
 typedef void (*ws_call_wait_fn)(ws_call_t *call);
