@@ -134,9 +134,11 @@ static void deliver(lua_run_t *lr) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, lr->on_event);
   lua_insert(L, -2);
   if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-    const char *msg = lua_tostring(L, -1);
-    lr->event_error = strdup(msg ? msg : "(error object is not a string)");
+    char msg[1024];
+    ws_lua_errmsg(L, -1, msg, sizeof msg);
+    lr->event_error = strdup(msg);
     lua_pop(L, 1);
+    ws_run_stop(lr->run, false); /* nobody is watching any more: stop gracefully */
   }
 }
 

@@ -79,17 +79,18 @@ static json_t *convert_table(conv_t *c, int idx) {
     out = json_object();
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-      const char *k = lua_tostring(L, -2); /* a string key: no conversion happens */
+      size_t klen;
+      const char *k = lua_tolstring(L, -2, &klen); /* a string key: no conversion happens */
       snprintf(c->path + old, sizeof c->path - old, "%s%s", old ? "." : "", k);
-      json_t *v = convert(c, lua_gettop(L));
+      json_t *v = strlen(k) != klen ? fail(c, "a key holds a NUL byte") : convert(c, lua_gettop(L));
       lua_pop(L, 1);
+      if (v && json_object_set_new(out, k, v) != 0) v = fail(c, "key is not valid UTF-8");
       if (!v) {
         lua_pop(L, 1);
         json_decref(out);
         out = NULL;
         break;
       }
-      json_object_set_new(out, k, v);
     }
   }
   c->path[old] = '\0';

@@ -26,6 +26,8 @@
 /* A Lua function running longer than this without yielding, past its
 ** deadline, is stopped by the instruction-count hook. */
 #define HOOK_COUNT 1000
+/* How long <close> handlers may run when an attempt ends (real seconds). */
+#define CLOSE_BUDGET 1.0
 
 /* The thread in which binding code is running now: Lua callbacks made from C
 ** (init, validate, a coroutine's creation) run on it. */
@@ -95,6 +97,7 @@ typedef struct attempt {
   bool cancelling;     /* cancelled while a sub-call runs: end when it returns */
   uint64_t slice_start; /* uv_hrtime when the coroutine was last resumed */
   bool overran;        /* the count hook found it running past its timeout */
+  bool closing;        /* its <close> handlers are running */
 } attempt_t;
 
 static attempt_t **attempt_slot(lua_State *co) { return (attempt_t **)lua_getextraspace(co); }
@@ -102,37 +105,51 @@ static attempt_t **attempt_slot(lua_State *co) { return (attempt_t **)lua_getext
 /* The attempt whose coroutine is co, or NULL outside a plugin's coroutine. */
 static attempt_t *attempt_of(lua_State *co) { return *attempt_slot(co); }
 
-/* Closes the coroutine (its pending <close> variables run now) and frees the attempt. */
-static void attempt_end(attempt_t *a) {
+/* Closes the coroutine now, so its pending <close> variables run at this
+** moment (within CLOSE_BUDGET, enforced by the count hook); an error they
+** raise goes to the attempt's log, which is why this runs before the call is
+** completed. A dead coroutine has nothing left to close: Lua 5.4.4 would only
+** repeat the error that killed it. Then the coroutine is released. */
+static void close_coroutine(attempt_t *a, bool suspended) {
   lua_State *co = a->co;
-  *attempt_slot(co) = NULL;
-  lua_sethook(co, NULL, 0, 0);
-  if (ws_lua_closethread(co, current) != LUA_OK) {
+  a->closing = true;
+  a->slice_start = uv_hrtime();
+  int status = ws_lua_closethread(co, current);
+  if (suspended && status != LUA_OK) {
     char why[512];
     ws_lua_errmsg(co, -1, why, sizeof why);
-    ws_call_log(a->call, "error while closing: %s", why);
+    ws_call_log(a->call, "error in a <close> handler: %s", why);
   }
+  *attempt_slot(co) = NULL;
+  lua_sethook(co, NULL, 0, 0);
   luaL_unref(current, LUA_REGISTRYINDEX, a->co_ref);
-  ws_call_set_data(a->call, NULL);
-  free(a);
 }
 
-/* Turns an error object into a failed call: a ws.permanent table keeps its
-** flag and code; anything else is a retryable error with a readable message. */
-static void fail_with(attempt_t *a, lua_State *L, int idx) {
+/* Frees an attempt whose coroutine is closed and whose call is completed. */
+static void attempt_free(attempt_t *a) { free(a); }
+
+/* What an error object says, read without metamethods (they could raise
+** again, out of the engine): a ws.permanent table keeps its flag and code. */
+typedef struct failure {
   char msg[2048];
-  int permanent = 0;
-  char code[128] = "";
+  char code[128];
+  int permanent;
+} failure_t;
+
+static void read_failure(lua_State *L, int idx, failure_t *f) {
   idx = lua_absindex(L, idx);
-  if (lua_istable(L, idx)) {
-    lua_getfield(L, idx, "permanent");
-    permanent = lua_toboolean(L, -1);
-    lua_getfield(L, idx, "code");
-    if (lua_isstring(L, -1)) snprintf(code, sizeof code, "%s", lua_tostring(L, -1));
+  f->permanent = 0;
+  f->code[0] = '\0';
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_pushliteral(L, "permanent");
+    lua_rawget(L, idx);
+    f->permanent = lua_toboolean(L, -1);
+    lua_pushliteral(L, "code");
+    lua_rawget(L, idx);
+    if (lua_type(L, -1) == LUA_TSTRING) snprintf(f->code, sizeof f->code, "%s", lua_tostring(L, -1));
     lua_pop(L, 2);
   }
-  ws_lua_errmsg(L, idx, msg, sizeof msg);
-  ws_call_fail(a->call, permanent, code[0] ? code : NULL, "%s", msg);
+  ws_lua_errmsg(L, idx, f->msg, sizeof f->msg);
 }
 
 static void resume(attempt_t *a, int nargs);
@@ -142,7 +159,7 @@ static void overrun_hook(lua_State *co, lua_Debug *ar) {
   attempt_t *a = attempt_of(co);
   if (!a) return;
   double ran = (double)(uv_hrtime() - a->slice_start) / 1e9;
-  double limit = ws_call_deadline(a->call) - ws_call_now(a->call);
+  double limit = a->closing ? CLOSE_BUDGET : ws_call_deadline(a->call) - ws_call_now(a->call);
   if (!a->overran && ran <= limit) return;
   if (!a->overran) {
     a->overran = true;
@@ -154,7 +171,8 @@ static void overrun_hook(lua_State *co, lua_Debug *ar) {
   luaL_error(co, "%s", msg);
 }
 
-/* Resumes the coroutine with nargs values on its stack and acts on how it stops. */
+/* Resumes the coroutine with nargs values on its stack and acts on how it
+** stops: waiting on the engine, or done (returned or raised). */
 static void resume(attempt_t *a, int nargs) {
   lua_State *co = a->co;
   int nres;
@@ -162,25 +180,39 @@ static void resume(attempt_t *a, int nargs) {
   lua_State *old = ws_lua_enter(co);
   int status = lua_resume(co, old, nargs, &nres);
   ws_lua_leave(old);
+  if (status == LUA_YIELD && a->pending != P_NONE) {
+    lua_pop(co, nres); /* waiting on the engine */
+    return;
+  }
+  /* The attempt is over: read its outcome, close the coroutine, then complete. */
+  json_t *resp = NULL;
+  failure_t f;
+  bool ok = false;
   if (status == LUA_YIELD) {
     lua_pop(co, nres);
-    if (a->pending != P_NONE) return; /* waiting on the engine */
-    ws_call_fail(a->call, 1, "bad_yield",
-                 "plugin \"%s\" yielded outside ws.sleep, ws.call and ws.exec; it cannot be "
-                 "resumed", a->lp->def.name);
+    f.permanent = 1;
+    snprintf(f.code, sizeof f.code, "bad_yield");
+    snprintf(f.msg, sizeof f.msg, "plugin \"%s\" yielded outside ws.sleep, ws.call and ws.exec; "
+             "it cannot be resumed", a->lp->def.name);
   } else if (status == LUA_OK) {
     char why[1024];
-    json_t *resp = nres > 0 ? ws_lua_tojson(co, -nres, "resp", why, sizeof why) : NULL;
-    if (nres > 0 && !resp && !lua_isnil(co, -nres))
-      ws_call_fail(a->call, 1, "bad_response", "plugin \"%s\" returned a bad response: %s",
-                   a->lp->def.name, why);
-    else ws_call_succeed(a->call, resp);
+    resp = nres > 0 ? ws_lua_tojson(co, -nres, "resp", why, sizeof why) : NULL;
+    ok = resp || nres == 0 || lua_isnil(co, -nres);
+    if (!ok) {
+      f.permanent = 1;
+      snprintf(f.code, sizeof f.code, "bad_response");
+      snprintf(f.msg, sizeof f.msg, "plugin \"%s\" returned a bad response: %s", a->lp->def.name,
+               why);
+    }
     lua_pop(co, nres);
   } else {
-    if (a->overran) ws_call_fail(a->call, 0, "timeout", "%s", lua_tostring(co, -1));
-    else fail_with(a, co, -1);
+    read_failure(co, -1, &f);
+    if (a->overran) snprintf(f.code, sizeof f.code, "timeout");
   }
-  attempt_end(a);
+  close_coroutine(a, status == LUA_YIELD);
+  if (ok) ws_call_succeed(a->call, resp);
+  else ws_call_fail(a->call, f.permanent, f.code[0] ? f.code : NULL, "%s", f.msg);
+  attempt_free(a);
 }
 
 static int plugin_start(ws_call_t *call) {
@@ -223,8 +255,9 @@ static void plugin_cancel(ws_call_t *call) {
     ws_call_cancel(a->sub);
     return;
   }
+  close_coroutine(a, true);
   ws_call_fail(call, 0, "cancelled", "cancelled");
-  attempt_end(a);
+  attempt_free(a);
 }
 
 /* ---------------------------------------------------------- primitives */
@@ -266,8 +299,9 @@ static void sub_returned(ws_call_t *sub, void *ud) {
   a->sub = NULL;
   if (a->cancelling) {
     ws_call_release(sub);
+    close_coroutine(a, true);
     ws_call_fail(a->call, 0, "cancelled", "cancelled");
-    attempt_end(a);
+    attempt_free(a);
     return;
   }
   const ws_error_t *err = ws_call_error(sub);

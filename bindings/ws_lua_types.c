@@ -33,21 +33,26 @@ void ws_arena_free(ws_arena_t *a) {
   a->n = 0;
 }
 
+/* Reads the error object with raw access only: no metamethod runs, so this
+** cannot raise (a __tostring that fails would escape through the engine). */
 void ws_lua_errmsg(lua_State *L, int idx, char *buf, size_t len) {
   idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    snprintf(buf, len, "%s", lua_tostring(L, idx));
-  } else if (lua_istable(L, idx) && lua_getfield(L, idx, "msg") == LUA_TSTRING) {
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: snprintf(buf, len, "%s", lua_tostring(L, idx)); return;
+  case LUA_TNUMBER:
+    lua_pushvalue(L, idx); /* tostring converts in place: convert a copy */
     snprintf(buf, len, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
-  } else {
-    if (lua_istable(L, idx)) lua_pop(L, 1);
-    if (lua_isnil(L, idx)) snprintf(buf, len, "error with no message (nil)");
-    else {
-      luaL_tolstring(L, idx, NULL);
-      snprintf(buf, len, "error object (%s): %s", luaL_typename(L, idx), lua_tostring(L, -1));
-      lua_pop(L, 1);
-    }
+    return;
+  case LUA_TNIL: snprintf(buf, len, "error with no message (nil)"); return;
+  case LUA_TTABLE:
+    lua_pushliteral(L, "msg");
+    lua_rawget(L, idx);
+    if (lua_type(L, -1) == LUA_TSTRING) snprintf(buf, len, "%s", lua_tostring(L, -1));
+    else snprintf(buf, len, "error object is a table without a msg field");
+    lua_pop(L, 1);
+    return;
+  default: snprintf(buf, len, "error object is a %s value", luaL_typename(L, idx)); return;
   }
 }
 
@@ -143,7 +148,7 @@ static const ws_type_t *convert(tconv_t *c, int idx, const char *where) {
       break;
     }
     lua_getfield(L, idx, "value");
-    char why[512];
+    char why[512] = "default value is nil";
     json_t *v = ws_lua_tojson(L, -1, "default", why, sizeof why);
     lua_pop(L, 1);
     if (!v) return tfail(c, where, why);

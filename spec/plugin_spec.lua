@@ -84,6 +84,49 @@ describe("ws.plugin", function()
     assert.matches("42", a.attempts[3].err.msg)
   end)
 
+  it("reads error objects without running their metamethods", function()
+    local name = unique("evil")
+    ws.plugin{ name = name, execute = function()
+      error(setmetatable({ msg = "raw message" }, { __tostring = function() error("boom in __tostring") end,
+                                                     __index = function() error("boom in __index") end }))
+    end }
+    local a = run_one(name)
+    assert.are.equal("raw message", a.err.msg)
+    local name2 = unique("evil2")
+    ws.plugin{ name = name2, execute = function()
+      error(setmetatable({}, { __tostring = function() error("boom") end }))
+    end }
+    assert.matches("without a msg field", run_one(name2).err.msg)
+  end)
+
+  it("logs an error raised by a <close> handler when the attempt is cut short", function()
+    local name = unique("badclose")
+    ws.plugin{ name = name, execute = function()
+      local guard <close> = setmetatable({}, { __close = function() error("cleanup failed") end })
+      ws.sleep("1h")
+    end }
+    local a = run_one(name, { timeout = "1s" })
+    assert.is_true(a.attempts[1].timed_out)
+    assert.matches("error in a <close> handler: .*cleanup failed", table.concat(a.attempts[1].log or {}, "\n"))
+  end)
+
+  it("does not stop time when a plugin polls with zero waits on the virtual clock", function()
+    local name = unique("poll")
+    ws.plugin{ name = name, execute = function() while true do ws.sleep(0) end end }
+    local a = run_one(name, { timeout = "2s" })
+    assert.is_true(a.attempts[1].timed_out)
+  end)
+
+  it("refuses table keys that cannot cross to the engine", function()
+    local name = unique("keys")
+    ws.plugin{ name = name, request = { m = t.map(t.string) }, execute = function() end }
+    local ok, err = pcall(ws.action, { name = "x", plugin = name, req = { m = { ["\xff"] = "v" } } })
+    assert.is_false(ok)
+    assert.matches("not valid UTF%-8", err)
+    ok, err = pcall(ws.action, { name = "x", plugin = name, req = { m = { ["a\0b"] = "v" } } })
+    assert.matches("NUL", err)
+  end)
+
   it("fails an attempt permanently on a response of the wrong type", function()
     local name = unique("bad_resp")
     ws.plugin{ name = name, response = { version = t.string },

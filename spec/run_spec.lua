@@ -151,6 +151,39 @@ describe("ws.run", function()
     assert.are.equal("block", r.reason)
   end)
 
+  it("re-checks a plan edited after construction", function()
+    local plan = ws.plan{ name = "p", cont_checks = ws.checks{ delay = "5s", actions = {
+      ws.action{ name = "ok", plugin = "ws.check.exec", req = { argv = { "true" } } } } },
+      blocks = { ws.block{ name = "b", sequences = { ws.seq{ name = "s", actions = { sleep("x", 1) } } } } } }
+    plan.cont_checks.delay = 0
+    local ok, err = pcall(ws.run, plan, { clock = "virtual" })
+    assert.is_false(ok)
+    assert.matches("run_spec.lua:%d+: ws.run: invalid plan: cont_checks: delay must be > 0", err)
+    plan.cont_checks.delay = 5
+    plan.blocks[1].sequences[1].actions[1].timeout = 1e20
+    ok, err = pcall(ws.run, plan, { clock = "virtual" })
+    assert.matches("b/s/x: timeout must be > 0 and at most", err)
+    plan.blocks[1].sequences[1].actions[1].timeout = 30
+    assert.are.equal("completed", ws.run(plan, { clock = "virtual" }).status) -- refused runs did not count
+  end)
+
+  it("stops the run when the event handler fails, and raises its error", function()
+    local executed = 0
+    ws.plugin{ name = "spec.run.count", execute = function() executed = executed + 1; ws.sleep(1) end }
+    local seqs = {}
+    for i = 1, 5 do
+      seqs[i] = ws.seq{ name = "s" .. i, actions = { ws.action{ name = "a", plugin = "spec.run.count" } } }
+    end
+    local ok, err = pcall(ws.run, one_block(seqs), { clock = "virtual", on_event = function(ev)
+      if ev.type == "state" and ev.object == "sequence" and ev.status == "running" then
+        error("handler broke")
+      end
+    end })
+    assert.is_false(ok)
+    assert.matches("on_event handler failed: .*handler broke", err)
+    assert.are.equal(1, executed) -- a graceful stop: the running sequence finished, no other started
+  end)
+
   it("tolerates failures within the budget and shows them", function()
     local seqs = {}
     for i = 1, 3 do seqs[i] = ws.seq{ name = "s" .. i, actions = { sh("x", i == 2 and "exit 1" or "true") } } end
