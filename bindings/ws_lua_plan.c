@@ -2,9 +2,10 @@
 ** ws_lua_plan.c - a plan table (made by the workstream constructors) into
 ** the engine's model.
 **
-** The constructors have already validated every field; this is the second
-** line: a table edited after construction still cannot hand the engine
-** something malformed. Errors name the object path and the field.
+** The constructors have already validated every field. A table edited after
+** construction is read here with its types and ranges checked (what C needs),
+** and ws_plan_resolve checks the rest as it does for any host. Errors name
+** the object path and the field.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +128,8 @@ static int read_action(builder_t *b, void *owner, add_action_fn add) {
   if (read_node(b, &a->node) || get_number(b, "timeout", 30, &a->timeout) ||
       get_integer(b, "retries", 0, &retries) || read_retry(b, a))
     return -1;
-  /* out of range: ws_plan_resolve reports it */
-  a->retries = retries < 0 || retries > 1000000000 ? -1 : (int)retries;
+  if (retries < 0 || retries > 1000000) return fail(b, "retries", "must be within 0..1000000");
+  a->retries = (int)retries;
   return 0;
 }
 
@@ -273,7 +274,8 @@ static int read_block(builder_t *b, void *plan) {
        get_number(b, "entrance_delay", 0, &blk->entrance_delay) ||
        get_number(b, "exit_delay", 0, &blk->exit_delay) || get_string(b, "stop", false, &stop);
   if (!rc) {
-    blk->concurrency = conc < 1 ? 0 : conc > 1000000000 ? 1000000000 : (int)conc;
+    if (conc < 1 || conc > 1000000000) rc = fail(b, "concurrency", "must be within 1..1000000000");
+    else blk->concurrency = (int)conc;
     if (stop && strcmp(stop, "action") == 0) blk->stop = WS_STOP_ACTION;
     else if (stop && strcmp(stop, "sequence") != 0)
       rc = fail(b, "stop", "expected \"sequence\" or \"action\", got \"%s\"", stop);

@@ -303,6 +303,10 @@ static void handle_closed(uv_handle_t *h) {
 
 void ws_run_free(ws_run_t *run) {
   if (!run) return;
+  if (run->started && !run->finished) { /* its runners still own callbacks: leak, do not crash */
+    fprintf(stderr, "workstream: internal error: a run in flight cannot be freed\n");
+    return;
+  }
   ws__sched_free(run);
   uv_close((uv_handle_t *)&run->idle, handle_closed);
   uv_close((uv_handle_t *)&run->uv_timer, handle_closed);
@@ -323,9 +327,7 @@ int ws_run_plan(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
   while (!run->finished) {
     if (uv_run(loop, UV_RUN_DEFAULT) == 0 && !run->finished) {
       snprintf(err, errlen, "internal error: the loop ran dry before the plan ended");
-      ws_run_free(run);
-      uv_run(loop, UV_RUN_DEFAULT);
-      return -1;
+      return -1; /* the run is left as it is: freeing it could be worse */
     }
   }
   ws_run_free(run);

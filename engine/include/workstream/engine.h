@@ -314,8 +314,11 @@ int ws_run_stop(ws_run_t *run, bool force);
 ** run's loop handles are closed; run the loop once more to finish closing. */
 void ws_run_free(ws_run_t *run);
 
-/* Convenience for hosts and tests: new + start + uv_run until done + free.
-** Returns 0 when the plan ran (whatever its status), -1 with a message. */
+/* Convenience for hosts and tests: new + start + uv_run until done + free,
+** then uv_run again until the loop is idle (the run's handles close), so any
+** other referenced handle of the host on this loop must be closed or
+** unreferenced first. Returns 0 when the plan ran (whatever its status), -1
+** with a message. */
 int ws_run_plan(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
                 const ws_run_opts_t *opts, char *err, size_t errlen);
 
