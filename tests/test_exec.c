@@ -407,11 +407,20 @@ static void test_signal(void **state) {
   test_run_free(&run);
 }
 
+/* stdout[from..to) are all c. */
+static void assert_stdout_bytes(const char *out, size_t from, size_t to, char c) {
+  size_t i;
+
+  for (i = from; i < to; i++)
+    if (out[i] != c)
+      fail_msg("stdout[%zu] = 0x%02x", i, (unsigned char)out[i]);
+}
+
 static void test_stdout_truncated(void **state) {
   test_run_t run;
   json_t *resp;
   const char *out;
-  size_t i, len;
+  size_t len;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a"),
@@ -420,9 +429,7 @@ static void test_stdout_truncated(void **state) {
   out = test_resp_str(resp, "stdout");
   len = json_string_length(json_object_get(resp, "stdout"));
   assert_int_equal(len, 64 * 1024);
-  for (i = 0; i < len; i++)
-    if (out[i] != 'a')
-      fail_msg("stdout[%zu] = 0x%02x", i, (unsigned char)out[i]);
+  assert_stdout_bytes(out, 0, len, 'a');
   assert_true(test_resp_bool(resp, "stdout_truncated"));
   assert_false(test_resp_bool(resp, "stderr_truncated"));
   assert_int_equal(test_resp_int(resp, "code"), 0);
@@ -454,7 +461,7 @@ static void test_truncated_utf8_cut(void **state) {
   test_run_t run;
   json_t *resp;
   const char *out;
-  size_t i, len;
+  size_t len;
 
   (void)state;
   run_exec(json_pack("{s:[s,s,s]}", "argv", "sh", "-c",
@@ -466,9 +473,7 @@ static void test_truncated_utf8_cut(void **state) {
   len = json_string_length(json_object_get(resp, "stdout"));
   assert_int_equal(len, 3 + 65534);
   assert_memory_equal(out, "\xEF\xBF\xBD", 3);
-  for (i = 3; i < len; i++)
-    if (out[i] != 'a')
-      fail_msg("stdout[%zu] = 0x%02x", i, (unsigned char)out[i]);
+  assert_stdout_bytes(out, 3, len, 'a');
   test_run_free(&run);
 }
 
