@@ -223,7 +223,7 @@ static int l_run(lua_State *L) {
     lua_pop(L, 2);
   }
 
-  ws_run_opts_t opts = {on_event, lr, virtual_clock};
+  ws_run_opts_t opts = {on_event, lr, virtual_clock, NULL};
   lr->run = ws_run_new(loop, plan, reg, &opts, err, sizeof err);
   if (lr->run) {
     lua_pushlightuserdata(L, lr);

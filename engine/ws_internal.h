@@ -147,13 +147,20 @@ struct ws_run {
   uv_timer_t uv_timer;
 
   int handles_open; /* libuv handles still to close before free */
+  char *store_error; /* the first storage error: the run was stopped */
+  bool dirty;        /* updates not yet flushed */
   bool free_pending;
 
   struct ws__plan_run *pr; /* the scheduler's state */
 };
 
-/* Sets n's status, stamps started/ended and emits the state event. */
+/* Sets n's status, stamps started/ended (a resumed object keeps its start),
+** records it in the store and emits the state event. */
 void ws__set_status(ws_run_t *run, ws_node_t *n, ws_status_t st);
+/* Records n's state (with an action's attempts) in the store, if any. */
+void ws__persist(ws_run_t *run, ws_node_t *n);
+/* Commits what was recorded. false after a storage error. */
+bool ws__flush(ws_run_t *run);
 void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attempt_t *att);
 /* Called by the scheduler when the plan has ended: fires done on a later turn. */
 void ws__run_finished(ws_run_t *run);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include "ws_internal.h"
+#include "workstream/store.h"
 
 const ws_retry_policy_t ws__default_retry = {0.1, 2.0, 0.5, 60.0};
 
@@ -215,14 +216,48 @@ void ws__emit(ws_run_t *run, ws_event_kind_t kind, ws_node_t *n, const ws_attemp
   run->opts.on_event(&ev, run->opts.ud);
 }
 
+/* ----------------------------------------------------------------- store */
+
+static void store_failed(ws_run_t *run, const char *what, const char *why) {
+  if (run->store_error) return;
+  run->store_error = ws__asprintf("%s: %s", what, why);
+  ws_run_stop(run, true); /* nothing more could be recorded: stop now, stay resumable */
+}
+
+void ws__persist(ws_run_t *run, ws_node_t *n) {
+  struct ws_store *s = run->opts.store;
+  if (!s || run->store_error) return;
+  char err[512];
+  if (s->ops->update(s, n, err, sizeof err)) store_failed(run, "cannot record the run", err);
+  else run->dirty = true;
+}
+
+bool ws__flush(ws_run_t *run) {
+  struct ws_store *s = run->opts.store;
+  if (!s || run->store_error) return !run->store_error;
+  if (!run->dirty) return true;
+  char err[512];
+  run->dirty = false;
+  if (s->ops->flush(s, err, sizeof err)) {
+    store_failed(run, "cannot commit the run", err);
+    return false;
+  }
+  return true;
+}
+
+const char *ws_run_store_error(const ws_run_t *run) { return run->store_error; }
+
 void ws__set_status(ws_run_t *run, ws_node_t *n, ws_status_t st) {
   double now = ws_run_now(run);
-  if (st == WS_RUNNING) n->state.started = now;
-  else if (st != WS_NOT_STARTED) {
+  if (st == WS_RUNNING) {
+    if (n->state.started == 0 || n->type == WS_OBJ_CHECKS) n->state.started = now;
+    n->state.ended = 0;
+  } else if (st != WS_NOT_STARTED) {
     if (n->state.started == 0) n->state.started = now;
     n->state.ended = now;
   }
   n->state.status = st;
+  ws__persist(run, n);
   ws__emit(run, WS_EV_STATE, n, NULL);
 }
 
@@ -240,7 +275,9 @@ static int check_resolved(ws_node_t *n, void *ud) {
 
 ws_run_t *ws_run_new(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
                      const ws_run_opts_t *opts, char *err, size_t errlen) {
-  if (ws_plan_walk(plan, check_fresh, NULL)) {
+  /* a fresh plan, or one prepared to resume (ws_plan_prepare_resume) */
+  bool resuming = plan->node.state.status == WS_RUNNING;
+  if (!resuming && ws_plan_walk(plan, check_fresh, NULL)) {
     snprintf(err, errlen, "plan \"%s\" has already run; clone it for a new run",
              plan->node.name ? plan->node.name : "?");
     return NULL;
@@ -287,6 +324,7 @@ int ws_run_start(ws_run_t *run, ws_run_done_fn done) {
 
 static void finish_cb(ws__work_t *w) {
   ws_run_t *run = (ws_run_t *)((char *)w - offsetof(ws_run_t, finish_work));
+  ws__flush(run);
   run->finished = true;
   if (run->done) run->done(run, run->opts.ud);
 }
@@ -308,6 +346,8 @@ void ws_run_free(ws_run_t *run) {
     return;
   }
   ws__sched_free(run);
+  free(run->store_error);
+  run->store_error = NULL;
   uv_close((uv_handle_t *)&run->idle, handle_closed);
   uv_close((uv_handle_t *)&run->uv_timer, handle_closed);
   uv_close((uv_handle_t *)&run->prepare, handle_closed);

@@ -24,6 +24,34 @@
 /* A child's end: what it was, how it ended. */
 typedef void (*k_fn)(void *ud, ws_node_t *child, ws_status_t st);
 
+static bool is_done(ws_status_t st) { return st == WS_COMPLETED || st == WS_FAILED; }
+
+/* A child found already done (a resumed run) is reported on a later turn, as
+** a running one would be: starting a child never ends it synchronously. */
+typedef struct later {
+  ws__work_t work;
+  k_fn k;
+  void *ud;
+  ws_node_t *n;
+} later_t;
+
+static void later_fire(ws__work_t *w) {
+  later_t *l = (later_t *)w;
+  k_fn k = l->k;
+  void *ud = l->ud;
+  ws_node_t *n = l->n;
+  free(l);
+  k(ud, n, n->state.status);
+}
+
+static void report_later(ws_run_t *run, ws_node_t *n, k_fn k, void *ud) {
+  later_t *l = ws__calloc(1, sizeof *l);
+  l->k = k;
+  l->ud = ud;
+  l->n = n;
+  ws__defer(run, &l->work, later_fire);
+}
+
 typedef struct action_run action_run_t;
 
 typedef struct ws__plan_run {
@@ -36,6 +64,12 @@ typedef struct ws__plan_run {
   bool want_stop, want_force; /* asked for, not yet applied */
   bool stop_queued;
   ws__work_t stop_work;
+  /* With a store, attempts start in groups: their records are committed
+  ** first, once for the group (see start_queued). */
+  struct action_run **to_start;
+  size_t nto_start, cap_to_start;
+  bool start_queued;
+  ws__work_t start_work;
   struct plan_runner *root;
 } plan_run_t;
 
@@ -54,6 +88,7 @@ struct action_run {
   k_fn k;
   void *ud;
   ws_call_t *call;   /* the attempt in flight, or NULL */
+  size_t queued;     /* position + 1 in the start queue, 0 when not queued */
   ws__timer_t timer; /* the attempt's timeout, or the backoff wait */
   bool timed_out;    /* the attempt in flight ran out of time */
   bool stopped;      /* a forced stop: no further attempts */
@@ -93,6 +128,13 @@ static double backoff(action_run_t *ar) {
   return wait > p->max ? p->max : wait;
 }
 
+/* Attempts that count against `retries`: not those a crash interrupted. */
+static size_t counted_attempts(const ws_action_t *a) {
+  size_t n = 0;
+  for (size_t i = 0; i < a->nattempts; i++) n += !a->attempts[i].interrupted;
+  return n;
+}
+
 static void after_attempt(action_run_t *ar) {
   ws_action_t *a = ar->a;
   ws_attempt_t *att = &a->attempts[a->nattempts - 1];
@@ -100,7 +142,7 @@ static void after_attempt(action_run_t *ar) {
     action_finish(ar, WS_COMPLETED);
   } else if (ar->stopped) {
     action_finish(ar, WS_STOPPED);
-  } else if (att->err->permanent || a->nattempts > (size_t)a->retries) {
+  } else if (att->err->permanent || counted_attempts(a) > (size_t)a->retries) {
     action_finish(ar, WS_FAILED); /* no wait after the last attempt */
   } else {
     ws__timer_start(ar->run, &ar->timer, backoff(ar), backoff_over);
@@ -129,6 +171,7 @@ static void record_attempt(action_run_t *ar, json_t *resp, ws_error_t *err) {
   att->resp = resp;
   att->err = err;
   ar->call = NULL;
+  ws__persist(ar->run, &a->node);
   ws__emit(ar->run, WS_EV_ATTEMPT, &a->node, att);
 }
 
@@ -146,9 +189,53 @@ static void call_done(ws_call_t *call, void *ud) {
 
 static void attempt_timed_out(ws__timer_t *t) {
   action_run_t *ar = CONTAINER_OF(t, action_run_t, timer);
-  if (ar->call->completed) return; /* its result is already on the way: it wins */
+  if (!ar->call || ar->call->completed) return; /* not begun yet, or its result is on the way */
   ar->timed_out = true;
   ws__call_cancel(ar->call); /* the result comes promptly (every plugin can cancel) */
+}
+
+static void call_begin(action_run_t *ar) {
+  ws_action_t *a = ar->a;
+  ws_attempt_t *att = &a->attempts[a->nattempts - 1];
+  ar->call = ws__call_start(ar->run, a, (int)a->nattempts, att->started + a->timeout, call_done,
+                            ar);
+}
+
+/* Commits the records of the queued attempts, once, then starts them: a crash
+** after this loses at most their outcome, never the knowledge they began. */
+static void start_queued(ws__work_t *w) {
+  plan_run_t *pr = CONTAINER_OF(w, plan_run_t, start_work);
+  pr->start_queued = false;
+  bool ok = ws__flush(pr->run);
+  size_t n = pr->nto_start;
+  pr->nto_start = 0;
+  for (size_t i = 0; i < n; i++) {
+    action_run_t *ar = pr->to_start[i];
+    if (!ar) continue; /* stopped while queued */
+    ar->queued = 0;
+    if (ok) call_begin(ar);
+    else {
+      ar->stopped = true; /* the storage error forces a stop */
+      ws__timer_stop(ar->run, &ar->timer);
+      ws_action_t *a = ar->a;
+      a->nattempts--; /* it never began */
+      action_finish(ar, WS_STOPPED);
+    }
+  }
+}
+
+static void queue_start(action_run_t *ar) {
+  plan_run_t *pr = ar->run->pr;
+  if (pr->nto_start == pr->cap_to_start) {
+    pr->cap_to_start = pr->cap_to_start ? 2 * pr->cap_to_start : 64;
+    pr->to_start = ws__realloc(pr->to_start, pr->cap_to_start * sizeof *pr->to_start);
+  }
+  pr->to_start[pr->nto_start++] = ar;
+  ar->queued = pr->nto_start;
+  if (!pr->start_queued) {
+    pr->start_queued = true;
+    ws__defer(ar->run, &pr->start_work, start_queued);
+  }
 }
 
 static void attempt_start(action_run_t *ar) {
@@ -159,13 +246,21 @@ static void attempt_start(action_run_t *ar) {
   att->started = ws_run_now(ar->run);
   ar->timed_out = false;
   ws__timer_start(ar->run, &ar->timer, a->timeout, attempt_timed_out);
-  ar->call = ws__call_start(ar->run, a, (int)a->nattempts, att->started + a->timeout, call_done,
-                            ar);
+  if (ar->run->opts.store) {
+    ws__persist(ar->run, &a->node);
+    queue_start(ar);
+  } else {
+    call_begin(ar);
+  }
 }
 
 static void backoff_over(ws__timer_t *t) { attempt_start(CONTAINER_OF(t, action_run_t, timer)); }
 
 static void action_start(ws_run_t *run, ws_action_t *a, k_fn k, void *ud) {
+  if (is_done(a->node.state.status)) { /* a resumed run: done before */
+    report_later(run, &a->node, k, ud);
+    return;
+  }
   plan_run_t *pr = run->pr;
   action_run_t *ar = ws__calloc(1, sizeof *ar);
   ar->run = run;
@@ -187,6 +282,11 @@ static void action_force_stop(action_run_t *ar) {
     ws__call_cancel(ar->call); /* no-op when its result is already on the way */
   } else {
     ws__timer_stop(ar->run, &ar->timer); /* waiting to retry: the last error stands */
+    if (ar->queued) { /* it never began: forget the attempt */
+      ar->run->pr->to_start[ar->queued - 1] = NULL;
+      ar->queued = 0;
+      ar->a->nattempts--;
+    }
     action_finish(ar, WS_STOPPED);
   }
 }
@@ -229,6 +329,10 @@ static void seq_action_done(void *ud, ws_node_t *child, ws_status_t st) {
 /* Runs the actions in order. Always starts the first one, so it never ends
 ** before returning. */
 static void seq_start(ws_run_t *run, ws_sequence_t *s, const bool *halt, k_fn k, void *ud) {
+  if (is_done(s->node.state.status)) { /* a resumed run: done before */
+    report_later(run, &s->node, k, ud);
+    return;
+  }
   seq_run_t *sr = ws__calloc(1, sizeof *sr);
   sr->run = run;
   sr->s = s;
@@ -236,8 +340,11 @@ static void seq_start(ws_run_t *run, ws_sequence_t *s, const bool *halt, k_fn k,
   sr->k = k;
   sr->ud = ud;
   ws__set_status(run, &s->node, WS_RUNNING);
-  sr->next = 1;
-  action_start(run, s->actions[0], seq_action_done, sr);
+  /* a resumed sequence goes on after the actions it completed */
+  size_t first = 0;
+  while (first + 1 < s->nactions && s->actions[first]->node.state.status == WS_COMPLETED) first++;
+  sr->next = first + 1;
+  action_start(run, s->actions[first], seq_action_done, sr);
 }
 
 /* ================================================================= checks */
@@ -273,6 +380,10 @@ static void checks_action_done(void *ud, ws_node_t *child, ws_status_t st) {
 /* Runs every action at once; all must pass. A repeated run (cont checks)
 ** starts from fresh action states: the result shows the latest run. */
 static void checks_start(ws_run_t *run, ws_checks_t *c, k_fn k, void *ud) {
+  if (is_done(c->node.state.status) && c->kind != WS_CHECKS_CONT) { /* a resumed run */
+    report_later(run, &c->node, k, ud);
+    return;
+  }
   checks_run_t *cr = ws__calloc(1, sizeof *cr);
   cr->run = run;
   cr->c = c;
@@ -388,10 +499,20 @@ static bool over_budget(const ws_block_t *b, size_t failed) {
 }
 
 static void block_seq_done(void *ud, ws_node_t *child, ws_status_t st);
+static void block_halt(block_run_t *br, bool external);
 
 static void block_dispatch(block_run_t *br) {
   ws_block_t *b = br->b;
   while (!br->halted && br->in_flight < (size_t)b->concurrency && br->next_seq < b->nsequences) {
+    ws_sequence_t *s = b->sequences[br->next_seq];
+    if (is_done(s->node.state.status)) { /* a resumed run: done before, failures count */
+      br->next_seq++;
+      if (s->node.state.status == WS_FAILED && over_budget(b, ++br->failed_seqs)) {
+        br->failed = true;
+        block_halt(br, false);
+      }
+      continue;
+    }
     br->in_flight++;
     seq_start(br->run, b->sequences[br->next_seq++], &br->halt_actions, block_seq_done, br);
   }
@@ -495,10 +616,12 @@ static void block_step(block_run_t *br) {
     ** flight (being cancelled) is awaited and its timer stopped. */
     if (br->run->pr->forced && br->phase < B_DRAIN) br->phase = B_DRAIN;
     switch (br->phase++) {
-    case B_START:
+    case B_START: {
+      bool resumed = b->node.state.started != 0; /* its entrance delay is behind it */
       ws__set_status(br->run, &b->node, WS_RUNNING);
-      if (block_wait_delay(br, b->entrance_delay)) return;
+      if (!resumed && block_wait_delay(br, b->entrance_delay)) return;
       break;
+    }
     case B_BYPASS:
       if (br->halted) break;
       br->worked = true;
@@ -635,6 +758,9 @@ static void plan_block_done(void *ud, ws_node_t *child, ws_status_t st);
 /* Starts the next block, or returns false when the blocks are over. */
 static bool plan_next_block(plan_runner_t *p) {
   ws_plan_t *plan = p->pr->plan;
+  while (p->next_block < plan->nblocks && !plan_failing(p) &&
+         is_done(plan->blocks[p->next_block]->node.state.status)) /* a resumed run */
+    if (plan->blocks[p->next_block++]->node.state.status == WS_FAILED) p->f_block = true;
   if (p->next_block == plan->nblocks || plan_failing(p)) return false;
   p->waiting = W_CHILDREN;
   p->cur = block_start(p->pr->run, plan->blocks[p->next_block++], plan_block_done, p);
@@ -669,15 +795,21 @@ static bool plan_run_batches(plan_runner_t *p) {
   bool failing = plan_failing(p);
   p->pending = 0;
   for (size_t i = 0; i < plan->nbatches; i++) {
-    ws_when_t w = plan->batches[i]->when;
-    if (w == WS_WHEN_ALWAYS || (w == WS_WHEN_ON_FAILURE) == failing) p->pending++;
+    ws_batch_t *b = plan->batches[i];
+    bool chosen = b->when == WS_WHEN_ALWAYS || (b->when == WS_WHEN_ON_FAILURE) == failing;
+    if (chosen && is_done(b->node.state.status)) { /* a resumed run: done before */
+      if (b->node.state.status == WS_FAILED && b->fail_plan) p->f_deferred_action = true;
+    } else if (chosen) {
+      p->pending++;
+    }
   }
   if (p->pending == 0) return false;
   p->waiting = W_CHILDREN;
   size_t left = p->pending; /* a batch never ends before seq_start returns */
   for (size_t i = 0; i < plan->nbatches && left; i++) {
     ws_when_t w = plan->batches[i]->when;
-    if (w == WS_WHEN_ALWAYS || (w == WS_WHEN_ON_FAILURE) == failing) {
+    if ((w == WS_WHEN_ALWAYS || (w == WS_WHEN_ON_FAILURE) == failing) &&
+        !is_done(plan->batches[i]->node.state.status)) {
       left--;
       seq_start(p->pr->run, plan->batches[i], NULL, plan_batch_done, p);
     }
@@ -776,6 +908,7 @@ void ws__sched_start(ws_run_t *run) {
 
 void ws__sched_free(ws_run_t *run) {
   if (!run->pr) return;
+  free(run->pr->to_start);
   free(run->pr->root);
   free(run->pr);
   run->pr = NULL;

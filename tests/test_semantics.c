@@ -100,7 +100,7 @@ static void run_with(ws_plan_t *p, runner_t *r) {
   if (ws_plan_resolve(p, reg, err, sizeof err)) fail_msg("resolve: %s", err);
   uv_loop_t loop;
   uv_loop_init(&loop);
-  ws_run_opts_t opts = {on_event, r, true};
+  ws_run_opts_t opts = {.on_event = on_event, .ud = r, .virtual_clock = true};
   r->run = ws_run_new(&loop, p, reg, &opts, err, sizeof err);
   if (!r->run) fail_msg("run: %s", err);
   assert_int_equal(ws_run_start(r->run, done), 0);

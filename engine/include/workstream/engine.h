@@ -100,6 +100,7 @@ typedef struct ws_attempt {
   ws_error_t *err; /* on failure (owned) */
   double started, ended;
   bool timed_out;
+  bool interrupted; /* the runner stopped (a crash) during it; it does not count as a retry */
   char **log;      /* lines the plugin logged (owned) */
   size_t nlog;
 } ws_attempt_t;
@@ -285,6 +286,7 @@ typedef void (*ws_event_fn)(const ws_event_t *ev, void *ud);
 
 typedef struct ws_run ws_run_t;
 typedef void (*ws_run_done_fn)(ws_run_t *run, void *ud);
+struct ws_store; /* workstream/store.h */
 
 typedef struct ws_run_opts {
   ws_event_fn on_event; /* may be NULL */
@@ -294,6 +296,12 @@ typedef struct ws_run_opts {
   ** no plugin does real work, so hours of waiting take no real time and the
   ** recorded times are exact. Real work (a process) still takes real time. */
   bool virtual_clock;
+  /* Where every state change is recorded (NULL: nowhere). The run must have
+  ** been created in it (ops->create). Changes are committed in groups, and
+  ** always before an attempt starts, so a crash loses at most the outcome of
+  ** the attempts in flight. A storage error stops the run (forced): see
+  ** ws_run_store_error. */
+  struct ws_store *store;
 } ws_run_opts_t;
 
 /* Creates a run of a resolved plan (see ws_plan_resolve) on loop. A plan runs
@@ -323,6 +331,17 @@ int ws_run_plan(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
                 const ws_run_opts_t *opts, char *err, size_t errlen);
 
 double ws_run_now(const ws_run_t *run);
+
+/* The first storage error of the run, or NULL. */
+const char *ws_run_store_error(const ws_run_t *run);
+
+/* Prepares a plan whose states were loaded from a store (ops->load) to run
+** again: the attempt in flight when its runner stopped is recorded as
+** interrupted and the action will run again (at least once, then); checks
+** in flight run again whole; what was stopped continues. Completed work is
+** never redone. Returns false when the plan has nothing left to do: it
+** completed or failed (a failed run is retried as a new run, not resumed). */
+bool ws_plan_prepare_resume(ws_plan_t *p);
 
 /* -------------------------------------------------------------- sub-calls */
 
