@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include "workstream/engine.h"
+#include "workstream/store.h"
 
 /* Lua 5.4.4 (Debian 12) has lua_resetthread; 5.4.6 renamed it lua_closethread. */
 #if LUA_VERSION_RELEASE_NUM >= 50406
@@ -72,6 +73,34 @@ int luaopen_workstream_core(lua_State *L);
 
 /* Adds the Lua-plugin functions to the module table on top. [-0, +0, e] */
 void ws_lua_open_plugins(lua_State *L);
+/* Adds the store functions (list, get, default path). [-0, +0, e] */
+void ws_lua_open_store(lua_State *L);
+
+/* A run recorded in a store (ws_lua_store.c). */
+typedef struct ws_lua_session {
+  ws_store_t *store; /* NULL: the run is kept in memory only */
+  char id[64];
+  char owner[128];
+  bool leased, renewing;
+  bool refused; /* err is a refusal (nothing to resume, leased elsewhere), not a storage failure */
+  uv_timer_t renew;
+  char err[1024];
+} ws_lua_session_t;
+
+/* From the options table at `opts` (store = path; resume = id; retry_of = id;
+** origin = how to rebuild the plan), prepares the store for running plan
+** (resolved against reg; its table is at plan_idx): loads a run to resume, or
+** records a new one (seeded with what completed in the run it retries), and
+** takes its lease. 0, or -1 with ss->err. Call ws_lua_session_end either way.
+** [-0, +0, m] */
+int ws_lua_session_begin(lua_State *L, int plan_idx, int opts, ws_plan_t *plan,
+                         const ws_registry_t *reg, ws_lua_session_t *ss);
+/* Renews the lease on the run's loop until unwatch (which closes a handle:
+** run the loop once more). */
+void ws_lua_session_watch(ws_lua_session_t *ss, uv_loop_t *loop);
+void ws_lua_session_unwatch(ws_lua_session_t *ss);
+/* Releases the lease and closes the store. */
+void ws_lua_session_end(ws_lua_session_t *ss);
 
 /* The thread running binding code now: Lua callbacks made from C (a plugin's
 ** init and validate, an attempt's coroutine) run on it. enter returns the

@@ -192,7 +192,7 @@ static int l_run(lua_State *L) {
     reg = ws_lua_toregistry(L, -1);
     lua_pop(L, 1); /* opts keeps it alive */
   }
-  char err[2048];
+  char err[2048] = "";
   ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
   if (!plan) return luaL_error(L, "invalid plan: %s", err);
   lua_State *old = ws_lua_enter(L);
@@ -223,9 +223,20 @@ static int l_run(lua_State *L) {
     lua_pop(L, 2);
   }
 
-  ws_run_opts_t opts = {on_event, lr, virtual_clock, NULL};
-  lr->run = ws_run_new(loop, plan, reg, &opts, err, sizeof err);
+  ws_lua_session_t *ss = calloc(1, sizeof *ss);
+  if (!ss) {
+    free(lr);
+    uv_loop_close(loop);
+    free(loop);
+    ws_plan_free(plan);
+    return luaL_error(L, "out of memory");
+  }
+  int stored = has_opts ? ws_lua_session_begin(L, 1, 2, plan, reg, ss) : 0;
+  ws_run_opts_t opts = {on_event, lr, virtual_clock, ss->store};
+  if (stored) snprintf(err, sizeof err, "%s%s", ss->refused ? "refused: " : "storage: ", ss->err);
+  else lr->run = ws_run_new(loop, plan, reg, &opts, err, sizeof err);
   if (lr->run) {
+    ws_lua_session_watch(ss, loop);
     lua_pushlightuserdata(L, lr);
     lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
     ws_lua_set_run_registry(L, reg);
@@ -246,9 +257,15 @@ static int l_run(lua_State *L) {
     ws_lua_set_run_registry(L, NULL);
     if (lr->use_signals)
       for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&lr->sig[i], close_noop);
+    ws_lua_session_unwatch(ss);
+    const char *store_error = ws_run_store_error(lr->run);
+    if (store_error) snprintf(err, sizeof err, "storage: %s (the run stopped; it can be resumed "
+                              "once storage works)", store_error);
     ws_run_free(lr->run);
     uv_run(loop, UV_RUN_DEFAULT);
   }
+  ws_lua_session_end(ss);
+  free(ss);
   int closed = uv_loop_close(loop);
   if (closed == 0) free(loop); /* else a plugin leaked a handle: leak the loop, not crash */
   luaL_unref(L, LUA_REGISTRYINDEX, lr->on_event);
@@ -256,7 +273,7 @@ static int l_run(lua_State *L) {
   bool ran = lr->run != NULL;
   free(lr);
 
-  if (!ran) {
+  if (!ran || strncmp(err, "storage: ", 9) == 0 || strncmp(err, "refused: ", 9) == 0) {
     ws_plan_free(plan);
     return luaL_error(L, "%s", err);
   }
@@ -280,7 +297,57 @@ static int l_stop(lua_State *L) {
   return 1;
 }
 
+/* core.json(v, pretty?) -> text: for --json output (jansson, not a Lua encoder). */
+static int l_json(lua_State *L) {
+  char err[512];
+  json_t *v = ws_lua_tojson(L, 1, "value", err, sizeof err);
+  if (!v && !lua_isnoneornil(L, 1)) return luaL_error(L, "%s", err);
+  char *text = json_dumps(v ? v : json_null(), JSON_ENCODE_ANY | JSON_SORT_KEYS |
+                          (lua_toboolean(L, 2) ? JSON_INDENT(2) : JSON_COMPACT));
+  json_decref(v);
+  lua_pushstring(L, text ? text : "null");
+  free(text);
+  return 1;
+}
+
+/* core.cwd(), core.chdir(path), core.realpath(path): what resume needs to
+** evaluate a plan file where it first ran. */
+static int l_cwd(lua_State *L) {
+  char buf[4096];
+  size_t len = sizeof buf;
+  int rc = uv_cwd(buf, &len);
+  if (rc) return luaL_error(L, "cannot read the working directory: %s", uv_strerror(rc));
+  lua_pushlstring(L, buf, len);
+  return 1;
+}
+
+static int l_chdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int rc = uv_chdir(path);
+  if (rc) return luaL_error(L, "cannot change directory to %s: %s", path, uv_strerror(rc));
+  return 0;
+}
+
+static int l_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  uv_fs_t req;
+  int rc = uv_fs_realpath(NULL, &req, path, NULL);
+  if (rc < 0) {
+    uv_fs_req_cleanup(&req);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", path, uv_strerror(rc));
+    return 2;
+  }
+  lua_pushstring(L, req.ptr);
+  uv_fs_req_cleanup(&req);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
+    {"json", l_json},
+    {"cwd", l_cwd},
+    {"chdir", l_chdir},
+    {"realpath", l_realpath},
     {"new_registry", ws_lua_new_registry},
     {"is_registry", ws_lua_is_registry},
     {"load_plugin", ws_lua_load_plugin},
@@ -298,6 +365,7 @@ int luaopen_workstream_core(lua_State *L) {
   ws_lua_registry(L);
   luaL_newlib(L, functions);
   ws_lua_open_plugins(L);
+  ws_lua_open_store(L);
   lua_pushinteger(L, WS_PLUGIN_ABI);
   lua_setfield(L, -2, "plugin_abi");
   return 1;

@@ -263,11 +263,6 @@ void ws__set_status(ws_run_t *run, ws_node_t *n, ws_status_t st) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
-static int check_fresh(ws_node_t *n, void *ud) {
-  WS__UNUSED(ud);
-  return n->state.status != WS_NOT_STARTED;
-}
-
 static int check_resolved(ws_node_t *n, void *ud) {
   WS__UNUSED(ud);
   return n->type == WS_OBJ_ACTION && ((ws_action_t *)n)->plugin == NULL;
@@ -275,9 +270,10 @@ static int check_resolved(ws_node_t *n, void *ud) {
 
 ws_run_t *ws_run_new(uv_loop_t *loop, ws_plan_t *plan, const ws_registry_t *reg,
                      const ws_run_opts_t *opts, char *err, size_t errlen) {
-  /* a fresh plan, or one prepared to resume (ws_plan_prepare_resume) */
-  bool resuming = plan->node.state.status == WS_RUNNING;
-  if (!resuming && ws_plan_walk(plan, check_fresh, NULL)) {
+  /* a fresh plan, one prepared to resume (ws_plan_prepare_resume), or one a
+  ** retry seeded with completed sequences: never one that ended */
+  ws_status_t st = plan->node.state.status;
+  if (st != WS_NOT_STARTED && st != WS_RUNNING) {
     snprintf(err, errlen, "plan \"%s\" has already run; clone it for a new run",
              plan->node.name ? plan->node.name : "?");
     return NULL;

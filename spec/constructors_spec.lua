@@ -816,7 +816,7 @@ describe("ws.run", function()
       { { clok = "real" }, 'ws.run: opts: unknown field "clok" (did you mean "clock"?)' },
       { { clock = "fast" }, 'ws.run: clock: expected "real" or "virtual", got "fast"' },
       { { signals = "yes" }, "ws.run: signals: expected boolean, got string" },
-      { { store = "/tmp/x.db" }, "ws.run: store: is not supported yet" },
+      { { store = 42 }, "ws.run: store: expected the path of a database, got number" },
       { { registry = {} }, "ws.run: registry: expected a registry (ws.registry()), got a table" },
       { { on_event = "print" }, "ws.run: on_event: expected function, got string" },
     }

@@ -5,6 +5,7 @@ set -u
 : "${WSRUN:?set WSRUN to the wsrun binary}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export XDG_STATE_HOME="$tmp/state" # runs are recorded here, not in the user's state
 
 fail() { echo "FAIL: $*"; echo "--- stdout"; cat "$tmp/out"; echo "--- stderr"; cat "$tmp/err"; exit 1; }
 run() { "$WSRUN" "$@" >"$tmp/out" 2>"$tmp/err"; code=$?; }
@@ -159,6 +160,121 @@ case_forced_stop_by_signal() {
   expect_out 'plan "stoppable" stopped'
   expect_err "SIGTERM again: cancelling running actions"
   ! kill -0 "$(cat "$tmp/pid")" 2>/dev/null || fail "the cancelled command is still running"
+}
+
+last_id() { "$WSRUN" list | awk 'NR==2 {print $1}'; }
+
+case_list_and_show() {
+  run plans/good.lua "$tmp"
+  expect_code 0
+  expect_out "recorded in $tmp/state/workstream/runs.db"
+  run plans/failing.lua
+  id=$(last_id)
+  run list
+  expect_code 0
+  expect_out "ID"
+  [ "$(grep -c '^[0-9a-f]\{8\}-' "$tmp/out")" -eq 2 ] || fail "list does not show two runs"
+  head -2 "$tmp/out" | tail -1 | grep -q "failed" || fail "the newest run is not first"
+  run show "$(echo "$id" | cut -c1-13)"
+  expect_code 0
+  expect_out "plan failing: failed (reason: block)"
+  expect_out "action restart: failed"
+  expect_out "error: command \"sh\" exited with code 5"
+  run --json show "$id"
+  expect_code 0
+  expect_out '"status": "failed"'
+  expect_out "\"id\": \"$id\""
+  run --json list
+  expect_code 0
+  expect_out "[{"
+  run show 00000000-0000
+  expect_code 2
+  expect_err "no run"
+}
+
+case_resume_a_stopped_run() {
+  start_stoppable 1
+  kill -TERM $pid
+  sleep 0.1
+  kill -TERM $pid
+  wait $pid
+  id=$(last_id)
+  rm -f "$tmp/cleanup"
+  run resume "$id"
+  expect_code 0
+  expect_out "completed b/second/mark"
+  [ -f "$tmp/second" ] || fail "the resumed run did not go on"
+  [ -f "$tmp/cleanup" ] || fail "the deferred action did not run on resume"
+  run show "$id"
+  expect_out "plan stoppable: completed"
+  run resume "$id"
+  expect_code 2
+  expect_err "nothing to resume"
+}
+
+case_retry_skips_what_completed() {
+  printf '2\n' > "$tmp/fail"
+  run plans/steps.lua "$tmp" 3 1
+  expect_code 0 # tolerated: -1
+  id=$(last_id)
+  [ "$(cat "$tmp/log" | tr '\n' ' ')" = "1 3 " ] || fail "first run log: $(cat "$tmp/log")"
+  rm "$tmp/fail"
+  run retry "$id"
+  expect_code 0
+  [ "$(cat "$tmp/log" | tr '\n' ' ')" = "1 3 2 " ] || fail "retry ran: $(cat "$tmp/log")"
+  new=$(last_id)
+  [ "$new" != "$id" ] || fail "retry did not make a new run"
+  "$WSRUN" --json show "$id" | grep '"group"' > "$tmp/g1"
+  "$WSRUN" --json show "$new" | grep '"group"' > "$tmp/g2"
+  cmp -s "$tmp/g1" "$tmp/g2" || fail "the retry is not in the same group"
+}
+
+case_secrets_never_stored() {
+  secret="sEcReT-$(date +%s%N)"
+  TEST_SECRET="$secret" run plans/secret.lua
+  expect_code 0
+  for f in "$tmp/state/workstream/"runs.db*; do
+    ! grep -q "$secret" "$f" || fail "the secret is in $f"
+  done
+  ! grep -q "$secret" "$tmp/out" "$tmp/err" || fail "the secret was printed"
+  run show "$(last_id)"
+  ! grep -q "$secret" "$tmp/out" || fail "show printed the secret"
+}
+
+case_storage_errors() {
+  mkdir "$tmp/dir.db"
+  run --db "$tmp/dir.db" plans/good.lua "$tmp"
+  expect_code 3
+  expect_err "$tmp/dir.db"
+  printf 'not a database at all, just some text that is long enough\n%.0s' $(seq 1 50) > "$tmp/text.db"
+  run --db "$tmp/text.db" plans/good.lua "$tmp"
+  expect_code 3
+  expect_err "not a database"
+  run --db "$tmp/text.db" list
+  expect_code 3
+  [ ! -f "$tmp/first" ] || fail "the plan ran without a store"
+}
+
+case_concurrent_runs_share_a_database() {
+  mkdir -p "$tmp/a" "$tmp/b"
+  "$WSRUN" plans/steps.lua "$tmp/a" 30 3 >"$tmp/outa" 2>&1 &
+  a=$!
+  "$WSRUN" plans/steps.lua "$tmp/b" 30 3 >"$tmp/outb" 2>&1 &
+  b=$!
+  wait $a; ca=$?
+  wait $b; cb=$?
+  [ $ca -eq 0 ] && [ $cb -eq 0 ] || { cat "$tmp/outa" "$tmp/outb"; fail "exit codes $ca $cb"; }
+  [ "$("$WSRUN" list | grep -c completed)" -eq 2 ] || fail "not both recorded"
+}
+
+case_running_run_cannot_be_resumed() {
+  start_stoppable 5
+  id=$(last_id)
+  run resume "$id"
+  expect_code 2
+  expect_err "is being run by wsrun@"
+  kill -TERM $pid; sleep 0.1; kill -TERM $pid
+  wait $pid
 }
 
 case_"${1:?usage: cli_test.sh CASE}"

@@ -16,21 +16,28 @@ local M = {}
 local VERSION = "0.1.0"
 
 local USAGE = [[
-usage: wsrun [options] PLAN.lua [ARGS...]
-       wsrun [options] plugins
+usage: wsrun [options] PLAN.lua [ARGS...]   run the plan that PLAN.lua returns
+       wsrun [options] list                 the recorded runs, newest first
+       wsrun [options] show ID              a run's tree, statuses and failures
+       wsrun [options] resume ID            continue an interrupted or stopped run
+       wsrun [options] retry ID             a new run of the same plan and group,
+                                            skipping the sequences that completed
+       wsrun [options] plugins              the registered plugins and their types
 
-Runs the plan that PLAN.lua returns. ARGS reach the file as `...` and `arg`.
-`wsrun plugins` lists the registered plugins with their request and
-response types.
+ARGS reach the plan file as `...` and `arg`. Runs are recorded in a SQLite
+database (--db); ID may be an unambiguous prefix of a run's id.
 
 options:
+  --db PATH      the database (default: $XDG_STATE_HOME/workstream/runs.db,
+                 else ~/.local/state/workstream/runs.db)
+  --json         list and show print JSON
   --plugin PATH  load an external C plugin (a .so); repeatable. The plugins
                  in the directories of $WS_PLUGIN_PATH are always loaded.
   -h, --help     show this help
   --version      show the version
 
 exit codes: 0 completed, 1 failed or stopped, 2 bad usage or invalid plan,
-            3 internal error
+            3 internal or storage error
 ]]
 
 local function eprintf(...)
@@ -152,9 +159,91 @@ local function load_plan(path, args)
   return plan
 end
 
+local core = require "workstream.core"
+
+-- Runs a plan with progress lines and a summary; the exit code.
+local function run_plan(plan, path, opts)
+  local out = io.stdout
+  opts.on_event = printer(out)
+  opts.signals = true
+  local ok, result = pcall(ws.run, plan, opts)
+  if not ok then
+    local msg = tostring(result)
+    if msg:find("storage: ", 1, true) then
+      eprintf("wsrun: %s", (msg:gsub("^.-storage: ", "")))
+      return 3
+    end
+    if msg:find("refused: ", 1, true) then
+      eprintf("wsrun: %s", (msg:gsub("^.-refused: ", "")))
+      return 2
+    end
+    if msg:find("invalid plan: ", 1, true) then
+      eprintf("wsrun: %s: %s", path, (msg:gsub("^.-invalid plan: ", "invalid plan: ")))
+      return 2
+    end
+    error(msg, 0) -- internal: the host reports it and exits 3
+  end
+  summary(out, result)
+  if opts.store then out:write(fmt("run %s recorded in %s\n", result.id, opts.store)) end
+  out:flush()
+  return result.status == "completed" and 0 or 1
+end
+
+local function new_run(db, path, args)
+  local plan, err = load_plan(path, args)
+  if not plan then
+    eprintf("wsrun: %s", err)
+    return 2
+  end
+  local file = core.realpath(path) or path
+  return run_plan(plan, path, { store = db, origin = { file = file, args = args, cwd = core.cwd() } })
+end
+
+-- The stored run `id`, or nil after printing why (storage errors exit 3).
+local function stored(db, id)
+  local ok, rec, err = pcall(core.store_get, db, id)
+  if not ok then
+    eprintf("wsrun: %s", (tostring(rec):gsub("^.-storage: ", "")))
+    return nil, 3
+  end
+  if not rec then
+    eprintf("wsrun: %s", err)
+    return nil, 2
+  end
+  return rec
+end
+
+-- Evaluates a stored run's plan file again, where and as it first ran.
+local function rebuild(rec)
+  local o = rec.origin or {}
+  if type(o.file) ~= "string" then
+    return nil, fmt("run %s was not started by wsrun from a plan file: it cannot be rebuilt", rec.id)
+  end
+  if o.cwd then
+    local ok, err = pcall(core.chdir, o.cwd)
+    if not ok then return nil, tostring(err) end
+  end
+  return load_plan(o.file, o.args or {})
+end
+
+local function resume(db, id, again)
+  local rec, code = stored(db, id)
+  if not rec then return code end
+  local plan, err = rebuild(rec)
+  if not plan then
+    eprintf("wsrun: %s", err)
+    return 2
+  end
+  local o = rec.origin
+  if again then
+    return run_plan(plan, o.file, { store = db, retry_of = rec.id,
+                                    origin = { file = o.file, args = o.args, cwd = o.cwd, retry_of = rec.id } })
+  end
+  return run_plan(plan, o.file, { store = db, resume = rec.id, origin = o })
+end
+
 -- `wsrun plugins`: every registered plugin, its kind and its types.
 local function list_plugins(out)
-  local core = require "workstream.core"
   for _, p in ipairs(core.plugins()) do
     out:write(fmt("%s%s\n", p.name, p.is_check and "  (check)" or ""))
     if p.descr then out:write("  ", p.descr, "\n") end
@@ -164,8 +253,78 @@ local function list_plugins(out)
   return 0
 end
 
+local function iso(t)
+  return t and os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t)) or "-"
+end
+
+local function list_runs(db, json)
+  local ok, runs = pcall(core.store_list, db)
+  if not ok then
+    eprintf("wsrun: %s", (tostring(runs):gsub("^.-storage: ", "")))
+    return 3
+  end
+  if json then
+    io.stdout:write(core.json(runs), "\n")
+    return 0
+  end
+  if #runs == 0 then
+    io.stdout:write("no runs recorded in ", db, "\n")
+    return 0
+  end
+  io.stdout:write(fmt("%-36s  %-11s  %-15s  %-20s  %9s  %s\n", "ID", "STATUS", "REASON", "STARTED",
+                      "DURATION", "NAME"))
+  for _, r in ipairs(runs) do
+    io.stdout:write(fmt("%-36s  %-11s  %-15s  %-20s  %9s  %s\n", r.id, r.status, r.reason or "-",
+                        iso(r.started), duration(r) ~= "" and duration(r) or "-", r.name))
+  end
+  return 0
+end
+
+local function show_tree(out, node, indent)
+  local name = node.type == "plan" and node.name or (node.kind and (node.kind .. "_checks")) or node.name
+  local line = fmt("%s%s %s: %s", indent, node.type, name, node.status)
+  if node.reason then line = line .. " (reason: " .. node.reason .. ")" end
+  local d = duration(node)
+  if d ~= "" then line = line .. "  " .. d end
+  if node.type == "action" then
+    if #node.attempts > 1 then line = line .. fmt("  %d attempts", #node.attempts) end
+    if node.err then line = line .. "\n" .. indent .. "  error: " .. one_line(node.err.msg, 300) end
+  end
+  out:write(line, "\n")
+  local function each(list) for _, c in ipairs(list or {}) do show_tree(out, c, indent .. "  ") end end
+  for _, slot in ipairs { "bypass_checks", "pre_checks", "cont_checks" } do
+    if node[slot] then show_tree(out, node[slot], indent .. "  ") end
+  end
+  each(node.blocks)
+  each(node.sequences)
+  each(node.actions)
+  for _, slot in ipairs { "post_checks" } do
+    if node[slot] then show_tree(out, node[slot], indent .. "  ") end
+  end
+  each(node.deferred_actions)
+  if node.deferred_checks then show_tree(out, node.deferred_checks, indent .. "  ") end
+end
+
+local function show_run(db, id, json)
+  local rec, code = stored(db, id)
+  if not rec then return code end
+  if json then
+    io.stdout:write(core.json(rec, true), "\n")
+    return 0
+  end
+  local out = io.stdout
+  out:write(fmt("run %s (group %s), started %s\n", rec.id, rec.group or "-", iso(rec.started)))
+  if rec.origin and rec.origin.file then
+    out:write("plan file: ", rec.origin.file, "\n")
+  end
+  show_tree(out, rec, "")
+  summary(out, rec)
+  return 0
+end
+
 function M.main(argv)
   local i = 1
+  local db, json
   while argv[i] and argv[i]:sub(1, 1) == "-" do
     local opt = argv[i]
     if opt == "-h" or opt == "--help" then
@@ -189,6 +348,18 @@ function M.main(argv)
         eprintf("wsrun: --plugin: %s", (tostring(err):gsub("^[^:]*:%d+: ", "")))
         return 2
       end
+    elseif opt == "--db" or opt:match("^%-%-db=") then
+      db = opt:match("^%-%-db=(.*)$")
+      if not db then
+        i = i + 1
+        db = argv[i]
+      end
+      if not db or db == "" then
+        eprintf("wsrun: --db needs a path")
+        return 2
+      end
+    elseif opt == "--json" then
+      json = true
     elseif opt == "--" then
       i = i + 1
       break
@@ -203,28 +374,20 @@ function M.main(argv)
     io.stderr:write(USAGE)
     return 2
   end
-  if path == "plugins" and argv[i + 1] == nil then return list_plugins(io.stdout) end
-  local args = { select(i + 1, table.unpack(argv, 1, #argv)) }
-
-  local plan, err = load_plan(path, args)
-  if not plan then
-    eprintf("wsrun: %s", err)
+  db = db or core.store_path()
+  local rest = argv[i + 1]
+  if path == "plugins" and rest == nil then return list_plugins(io.stdout) end
+  if path == "list" and rest == nil then return list_runs(db, json) end
+  if (path == "show" or path == "resume" or path == "retry") and rest and argv[i + 2] == nil then
+    if path == "show" then return show_run(db, rest, json) end
+    return resume(db, rest, path == "retry")
+  end
+  if path == "list" or path == "show" or path == "resume" or path == "retry" or path == "plugins" then
+    eprintf("wsrun: %s: wrong arguments\n%s", path, USAGE)
     return 2
   end
-
-  local out = io.stdout
-  local ok, result = pcall(ws.run, plan, { on_event = printer(out), signals = true })
-  if not ok then
-    local msg = tostring(result)
-    if msg:find("invalid plan: ", 1, true) then
-      eprintf("wsrun: %s: %s", path, msg)
-      return 2
-    end
-    error(msg, 0) -- internal: the host reports it and exits 3
-  end
-  summary(out, result)
-  out:flush()
-  return result.status == "completed" and 0 or 1
+  local args = { select(i + 1, table.unpack(argv, 1, #argv)) }
+  return new_run(db, path, args)
 end
 
 return M

@@ -389,7 +389,10 @@ end
 local RAN = setmetatable({}, { __mode = "k" })
 -- signals: handle SIGINT/SIGTERM during the run (the first stops gracefully,
 -- the second cancels running actions); wsrun sets it.
-local RUN_OPTIONS = set { "clock", "on_event", "store", "registry", "signals" }
+-- origin, resume and retry_of are for wsrun: how to rebuild the plan, the
+-- stored run to continue, the stored run this new one retries.
+local RUN_OPTIONS = set { "clock", "on_event", "store", "registry", "signals", "origin", "resume",
+                          "retry_of" }
 
 local function run_options(ctx, opts)
   if opts == nil then return EMPTY end
@@ -401,7 +404,13 @@ local function run_options(ctx, opts)
   ctx:boolean(opts.signals, "signals", false)
   -- Options of the contract the C core does not implement yet: refuse them
   -- rather than run with different semantics than asked for.
-  if opts.store ~= nil then ctx:fail("store", "is not supported yet (runs are kept in memory)") end
+  if opts.store ~= nil and (type(opts.store) ~= "string" or opts.store == "") then
+    ctx:fail("store", "expected the path of a database, got " .. describe(opts.store))
+  end
+  for _, f in ipairs { "resume", "retry_of" } do
+    if opts[f] ~= nil and type(opts[f]) ~= "string" then ctx:fail(f, "expected a run id") end
+    if opts[f] ~= nil and opts.store == nil then ctx:fail(f, "needs a store") end
+  end
   if opts.registry ~= nil and not core().is_registry(opts.registry) then
     ctx:fail("registry", "expected a registry (ws.registry()), got " .. describe(opts.registry))
   end
@@ -425,8 +434,10 @@ function ws.run(plan, opts)
                           label("plan", plan.name)))
   end
   RAN[plan] = true
-  local ok, result = pcall(core().run, plan, { on_event = opts.on_event, signals = opts.signals == true,
-                                               clock = opts.clock, registry = opts.registry })
+  local ok, result = pcall(core().run, plan, {
+    on_event = opts.on_event, signals = opts.signals == true, clock = opts.clock,
+    registry = opts.registry, store = opts.store, origin = opts.origin, resume = opts.resume,
+    retry_of = opts.retry_of })
   if ok then return result end
   local msg = tostring(result)
   local invalid = msg:match("invalid plan: .*$")

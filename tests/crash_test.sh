@@ -1,0 +1,50 @@
+#!/bin/sh
+# Crash consistency: kill -9 a running wsrun at many instants, resume it each
+# time, and check that the run completes, every step ran, no step whose
+# completion was committed ran again, and at most one extra run per crash.
+#   WSRUN=... sh crash_test.sh [KILLS]     (run from tests/)
+set -u
+: "${WSRUN:?set WSRUN to the wsrun binary}"
+kills=${1:-20}
+n=80
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db="$tmp/runs.db"
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$WSRUN" --db "$db" plans/steps.lua "$tmp" $n 1 >"$tmp/out" 2>&1 &
+pid=$!
+crashes=0
+id=""
+i=0
+while [ $crashes -lt $kills ]; do
+  i=$((i + 1))
+  [ $i -le $((kills * 3)) ] || fail "only $crashes crashes in $i tries"
+  # a different instant each time: 20 to 180 ms into the run
+  sleep "0.$(printf '%03d' $(( (i * 37) % 160 + 20 )))"
+  if kill -9 $pid 2>/dev/null; then
+    wait $pid 2>/dev/null
+    crashes=$((crashes + 1))
+  else
+    wait $pid 2>/dev/null
+    grep -q "completed in" "$tmp/out" && break # it finished before this kill
+  fi
+  if [ -z "$id" ]; then
+    id=$("$WSRUN" --db "$db" list | awk 'NR==2 {print $1}')
+    [ -n "$id" ] || fail "no run recorded after the first crash"
+  fi
+  "$WSRUN" --db "$db" resume "$id" >"$tmp/out" 2>&1 &
+  pid=$!
+done
+wait $pid
+"$WSRUN" --db "$db" resume "$id" >"$tmp/last" 2>&1 # finishes it, or says it is done
+"$WSRUN" --db "$db" show "$id" >"$tmp/show" 2>&1 || fail "show failed"
+grep -q "^plan steps: completed" "$tmp/show" || { cat "$tmp/show"; fail "the run did not complete"; }
+for s in $(seq 1 $n); do
+  grep -qx "$s" "$tmp/log" || fail "step $s never ran"
+done
+lines=$(wc -l < "$tmp/log")
+extra=$((lines - n))
+[ $extra -le $crashes ] || fail "$extra extra runs for $crashes crashes"
+[ "$(grep -c done "$tmp/deferred")" -ge 1 ] || fail "the deferred action did not run"
+echo "ok: $crashes crashes, $extra steps ran again"
