@@ -14,8 +14,15 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 "$WSRUN" --db "$db" plans/steps.lua "$tmp" $n 1 >"$tmp/out" 2>&1 &
 pid=$!
-crashes=0
+# wait until the run is recorded (a slow start, e.g. a sanitizer build)
 id=""
+t=0
+while [ -z "$id" ]; do
+  t=$((t + 1)); [ $t -lt 500 ] || fail "the run was never recorded"
+  sleep 0.01
+  id=$("$WSRUN" --db "$db" list 2>/dev/null | awk 'NR==2 {print $1}')
+done
+crashes=0
 i=0
 while [ $crashes -lt $kills ]; do
   i=$((i + 1))
@@ -28,10 +35,6 @@ while [ $crashes -lt $kills ]; do
   else
     wait $pid 2>/dev/null
     grep -q "completed in" "$tmp/out" && break # it finished before this kill
-  fi
-  if [ -z "$id" ]; then
-    id=$("$WSRUN" --db "$db" list | awk 'NR==2 {print $1}')
-    [ -n "$id" ] || fail "no run recorded after the first crash"
   fi
   "$WSRUN" --db "$db" resume "$id" >"$tmp/out" 2>&1 &
   pid=$!
