@@ -149,6 +149,8 @@ struct ws_run {
   int handles_open; /* libuv handles still to close before free */
   char *store_error; /* the first storage error: the run was stopped */
   bool dirty;        /* updates not yet flushed */
+  bool flush_queued;
+  ws__work_t flush_work;
   bool free_pending;
 
   struct ws__plan_run *pr; /* the scheduler's state */

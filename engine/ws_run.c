@@ -224,12 +224,28 @@ static void store_failed(ws_run_t *run, const char *what, const char *why) {
   ws_run_stop(run, true); /* nothing more could be recorded: stop now, stay resumable */
 }
 
+static void flush_later(ws__work_t *w) {
+  ws_run_t *run = (ws_run_t *)((char *)w - offsetof(ws_run_t, flush_work));
+  run->flush_queued = false;
+  ws__flush(run);
+}
+
+/* Records n's state; what a loop turn records is committed together at its
+** end (and before any attempt starts), so nothing stays uncommitted while
+** the run waits (a delay, a backoff, a long action). */
 void ws__persist(ws_run_t *run, ws_node_t *n) {
   struct ws_store *s = run->opts.store;
   if (!s || run->store_error) return;
   char err[512];
-  if (s->ops->update(s, n, err, sizeof err)) store_failed(run, "cannot record the run", err);
-  else run->dirty = true;
+  if (s->ops->update(s, n, err, sizeof err)) {
+    store_failed(run, "cannot record the run", err);
+    return;
+  }
+  run->dirty = true;
+  if (!run->flush_queued) {
+    run->flush_queued = true;
+    ws__defer(run, &run->flush_work, flush_later);
+  }
 }
 
 bool ws__flush(ws_run_t *run) {

@@ -277,5 +277,55 @@ case_running_run_cannot_be_resumed() {
   wait $pid
 }
 
+# Runs phases.lua, kills it with -9 once FILE exists (plus an optional
+# pause), resumes it, and expects it to complete.
+crash_in_phase() {
+  "$WSRUN" plans/phases.lua "$tmp" 0.4 >"$tmp/out" 2>&1 &
+  pid=$!
+  i=0
+  while [ ! -f "$tmp/$1" ]; do
+    i=$((i + 1)); [ $i -lt 400 ] || fail "$1 never appeared"
+    sleep 0.02
+  done
+  [ -z "${2:-}" ] || sleep "$2"
+  kill -9 $pid
+  wait $pid
+  run resume "$(last_id)"
+  expect_code 0
+  expect_out 'plan "phases" completed'
+  for p in pre first second cleanup; do [ -f "$tmp/$p.done" ] || fail "$p never finished"; done
+}
+
+case_resume_after_crash_in_checks() {
+  crash_in_phase pre.started
+  [ "$(wc -l < "$tmp/pre.runs")" -eq 2 ] || fail "the checks in flight did not run again"
+  [ "$(wc -l < "$tmp/first.runs")" -eq 1 ] || fail "the first block ran twice"
+}
+
+case_resume_after_crash_between_blocks() {
+  crash_in_phase first.done 0.2 # in block one's exit delay
+  [ "$(wc -l < "$tmp/first.runs")" -eq 1 ] || fail "a completed action ran again"
+  [ "$(wc -l < "$tmp/second.runs")" -eq 1 ] || fail "the second block ran twice"
+}
+
+case_resume_after_crash_in_deferred() {
+  crash_in_phase cleanup.started
+  [ "$(wc -l < "$tmp/second.runs")" -eq 1 ] || fail "a completed action ran again"
+  [ "$(wc -l < "$tmp/cleanup.runs")" -eq 2 ] || fail "the deferred action in flight did not run again"
+}
+
+case_resume_refuses_a_changed_plan() {
+  cp plans/phases.lua "$tmp/plan.lua"
+  "$WSRUN" "$tmp/plan.lua" "$tmp" 0.3 >"$tmp/out" 2>&1 &
+  pid=$!
+  while [ ! -f "$tmp/pre.started" ]; do sleep 0.02; done
+  kill -9 $pid
+  wait $pid
+  sed -i 's/name = "two"/name = "three"/' "$tmp/plan.lua"
+  run resume "$(last_id)"
+  expect_code 2
+  expect_err "two"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"
