@@ -327,5 +327,25 @@ case_resume_refuses_a_changed_plan() {
   expect_err "two"
 }
 
+case_storage_full_mid_run() {
+  mkdir "$tmp/small" "$tmp/big"
+  if ! mount -t tmpfs -o size=300k tmpfs "$tmp/small" 2>/dev/null; then
+    echo "skipped: cannot mount a small tmpfs here (needs root)"
+    exit 77
+  fi
+  trap 'umount "$tmp/small" 2>/dev/null; rm -rf "$tmp"' EXIT
+  run --db "$tmp/small/runs.db" plans/steps.lua "$tmp" 40 1 20000
+  expect_code 3
+  expect_err "full"
+  expect_err "can be resumed"
+  id=$("$WSRUN" --db "$tmp/small/runs.db" list 2>/dev/null | awk 'NR==2 {print $1}')
+  [ -n "$id" ] || fail "the run is not in the database"
+  cp "$tmp/small/"runs.db* "$tmp/big/"
+  umount "$tmp/small"
+  run --db "$tmp/big/runs.db" resume "$id"
+  expect_code 0
+  [ "$(sort -u "$tmp/log" | wc -l)" -eq 40 ] || fail "not every step ran"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"
