@@ -62,6 +62,44 @@ static size_t lower_bound(const ws_registry_t *r, const char *name) {
   return lo;
 }
 
+/* A type descriptor is static data a plugin wrote by hand: check all of it
+** once, here, rather than crash or misjudge a request later. */
+static int type_vet(const ws_type_t *t, const char *where, int depth, char *err, size_t errlen) {
+  if (!t) return snprintf(err, errlen, "%s: a NULL type", where), -1;
+  if (depth > 64) return snprintf(err, errlen, "%s: types nested too deeply", where), -1;
+  char sub[256];
+  switch (t->kind) {
+  case WS_T_ANY: case WS_T_STRING: case WS_T_INTEGER: case WS_T_NUMBER: case WS_T_BOOLEAN:
+    return 0;
+  case WS_T_LIST: case WS_T_MAP: case WS_T_OPTIONAL: case WS_T_SECRET:
+    return type_vet(t->elem, where, depth + 1, err, errlen);
+  case WS_T_DEFAULT: {
+    if (type_vet(t->elem, where, depth + 1, err, errlen)) return -1;
+    json_error_t je;
+    json_t *v = t->dflt ? json_loads(t->dflt, JSON_DECODE_ANY, &je) : NULL;
+    if (!v) return snprintf(err, errlen, "%s: the default is not valid JSON", where), -1;
+    char why[96];
+    int rc = ws_type_check(t->elem, &v, "default", why, sizeof why);
+    json_decref(v);
+    if (rc) return snprintf(err, errlen, "%s: %s", where, why), -1;
+    return 0;
+  }
+  case WS_T_RECORD:
+    if (!t->fields) return snprintf(err, errlen, "%s: a record without a fields list", where), -1;
+    for (const ws_field_t *f = t->fields; f->name; f++) {
+      if (!*f->name) return snprintf(err, errlen, "%s: a field with an empty name", where), -1;
+      snprintf(sub, sizeof sub, "%s.%s", where, f->name);
+      if (type_vet(f->type, sub, depth + 1, err, errlen)) return -1;
+    }
+    return 0;
+  case WS_T_ENUM:
+    if (!t->values || !t->values[0])
+      return snprintf(err, errlen, "%s: an enum without values", where), -1;
+    return 0;
+  }
+  return snprintf(err, errlen, "%s: unknown type kind %d", where, (int)t->kind), -1;
+}
+
 /* Everything ws_registry_add checks before running init: the definition itself
 ** and that its name is free in r. */
 static int vet(const ws_registry_t *r, const ws_plugin_def_t *def, char *err, size_t errlen) {
@@ -95,6 +133,11 @@ static int vet(const ws_registry_t *r, const ws_plugin_def_t *def, char *err, si
       def->response->kind != WS_T_RECORD) {
     snprintf(err, errlen, "plugin \"%s\": request and response types must be records",
              def->name);
+    return -1;
+  }
+  if (type_vet(def->request, "request", 0, why, sizeof why) ||
+      type_vet(def->response, "response", 0, why, sizeof why)) {
+    snprintf(err, errlen, "plugin \"%s\": %s", def->name, why);
     return -1;
   }
   if (def->retry && policy_check(def->retry, why, sizeof why)) {

@@ -141,6 +141,28 @@ static void both_styles_are_refused(void **state) {
   assert_non_null(strstr(err, "must support cancel"));
 }
 
+/* Types are checked whole when a plugin registers, not when a request needs them. */
+static const ws_type_t bad_default = WS_DEFAULT(&ws_t_integer, "\"ten\"");
+static const ws_type_t no_elem = {WS_T_LIST, NULL, NULL, NULL, NULL};
+static const ws_field_t bad_fields[] = {{"n", &bad_default}, {NULL, NULL}};
+static const ws_field_t bad_fields2[] = {{"xs", &no_elem}, {NULL, NULL}};
+static const ws_type_t bad_req = WS_RECORD(bad_fields);
+static const ws_type_t bad_req2 = WS_RECORD(bad_fields2);
+
+static void broken_types_are_refused(void **state) {
+  (void)state;
+  char err[256];
+  ws_plugin_def_t def = block_plugin;
+  def.name = "test.bad_default";
+  def.request = &bad_req;
+  assert_int_equal(ws_registry_add(reg, &def, err, sizeof err), -1);
+  assert_string_equal(err, "plugin \"test.bad_default\": request.n: default: expected integer, got string");
+  def.name = "test.no_elem";
+  def.request = &bad_req2;
+  assert_int_equal(ws_registry_add(reg, &def, err, sizeof err), -1);
+  assert_string_equal(err, "plugin \"test.no_elem\": request.xs: a NULL type");
+}
+
 int main(void) {
   main_thread = pthread_self();
   reg = test_registry();
@@ -152,6 +174,7 @@ int main(void) {
       cmocka_unit_test(timeout_sets_the_cancel_flag),
       cmocka_unit_test(late_result_is_discarded),
       cmocka_unit_test(both_styles_are_refused),
+      cmocka_unit_test(broken_types_are_refused),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   ws_registry_free(reg);
