@@ -347,5 +347,25 @@ case_storage_full_mid_run() {
   [ "$(sort -u "$tmp/log" | wc -l)" -eq 40 ] || fail "not every step ran"
 }
 
+case_storage_read_only() {
+  mkdir "$tmp/ro"
+  if ! mount -t tmpfs -o size=2m tmpfs "$tmp/ro" 2>/dev/null; then
+    echo "skipped: cannot mount a tmpfs here (needs root)"
+    exit 77
+  fi
+  trap 'umount "$tmp/ro" 2>/dev/null; rm -rf "$tmp"' EXIT
+  run --db "$tmp/ro/runs.db" plans/good.lua "$tmp"
+  expect_code 0
+  mount -o remount,ro "$tmp/ro"
+  rm -f "$tmp/first"
+  run --db "$tmp/ro/runs.db" plans/good.lua "$tmp"
+  expect_code 3
+  expect_err "read-only"
+  [ ! -f "$tmp/first" ] || fail "the plan ran although it could not be recorded"
+  run --db "$tmp/ro/runs.db" list # the store opens for writing, even to read
+  expect_code 3
+  expect_err "read-only"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"
