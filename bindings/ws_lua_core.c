@@ -16,12 +16,15 @@
 **   core.plugin_info(name, reg?)          -> info | nil         [-2, +1, m]
 **   core.plugins(reg?)                    -> { info... }        [-1, +1, m]
 **   core.run(plan, opts)                  -> result             [-2, +1, e]
-**     opts: on_event, signals, clock ("virtual"), registry
+**     opts: on_event, on_tick (+ tick_interval, real seconds), signals, clock
+**     ("virtual"), registry, store, origin, resume, retry_of
 **   core.stop(force)                 -> boolean             [-1, +1, -]
 **   core.uuid7()                     -> string              [-0, +1, m]
 */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "builtins.h"
@@ -118,6 +121,9 @@ typedef struct lua_run {
   lua_State *L;
   ws_run_t *run;
   int on_event;      /* registry ref, or LUA_NOREF */
+  int on_tick;       /* registry ref, or LUA_NOREF: called every tick_interval (real time) */
+  uv_timer_t tick;
+  bool ticking;
   char *event_error; /* the first error raised by on_event */
   bool use_signals;
   int signals_seen;
@@ -149,6 +155,22 @@ static void on_event(const ws_event_t *ev, void *ud) {
   deliver(lr);
 }
 
+/* A progress display redraws on a timer too, to show elapsed times. */
+static void on_tick(uv_timer_t *t) {
+  lua_run_t *lr = t->data;
+  if (lr->event_error) return;
+  lua_State *L = lr->L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lr->on_tick);
+  lua_pushnumber(L, ws_run_now(lr->run));
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    char msg[1024];
+    ws_lua_errmsg(L, -1, msg, sizeof msg);
+    lr->event_error = strdup(msg);
+    lua_pop(L, 1);
+    ws_run_stop(lr->run, false);
+  }
+}
+
 /* First SIGINT/SIGTERM: graceful stop. Second: cancel running actions. */
 static void on_signal(uv_signal_t *h, int signum) {
   lua_run_t *lr = h->data;
@@ -172,6 +194,7 @@ static void run_done(ws_run_t *run, void *ud) {
   (void)run;
   if (lr->use_signals)
     for (int i = 0; i < 2; i++) uv_signal_stop(&lr->sig[i]);
+  if (lr->ticking) uv_timer_stop(&lr->tick);
 }
 
 static void close_noop(uv_handle_t *h) { (void)h; }
@@ -212,10 +235,17 @@ static int l_run(lua_State *L) {
   }
   lr->L = L;
   lr->on_event = LUA_NOREF;
+  lr->on_tick = LUA_NOREF;
+  double tick_interval = 0.25;
   bool virtual_clock = false;
   if (has_opts) {
     if (lua_getfield(L, 2, "on_event") == LUA_TFUNCTION) lr->on_event = luaL_ref(L, LUA_REGISTRYINDEX);
     else lua_pop(L, 1);
+    if (lua_getfield(L, 2, "on_tick") == LUA_TFUNCTION) lr->on_tick = luaL_ref(L, LUA_REGISTRYINDEX);
+    else lua_pop(L, 1);
+    if (lua_getfield(L, 2, "tick_interval") == LUA_TNUMBER && lua_tonumber(L, -1) > 0.01)
+      tick_interval = lua_tonumber(L, -1);
+    lua_pop(L, 1);
     lua_getfield(L, 2, "signals");
     lr->use_signals = lua_toboolean(L, -1);
     lua_getfield(L, 2, "clock");
@@ -237,6 +267,14 @@ static int l_run(lua_State *L) {
   else lr->run = ws_run_new(loop, plan, reg, &opts, err, sizeof err);
   if (lr->run) {
     ws_lua_session_watch(ss, loop);
+    if (lr->on_tick != LUA_NOREF) {
+      uv_timer_init(loop, &lr->tick);
+      lr->tick.data = lr;
+      uint64_t ms = (uint64_t)(tick_interval * 1000);
+      uv_timer_start(&lr->tick, on_tick, ms, ms);
+      uv_unref((uv_handle_t *)&lr->tick); /* it never keeps the run alive */
+      lr->ticking = true;
+    }
     lua_pushlightuserdata(L, lr);
     lua_setfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
     ws_lua_set_run_registry(L, reg);
@@ -258,6 +296,7 @@ static int l_run(lua_State *L) {
     if (lr->use_signals)
       for (int i = 0; i < 2; i++) uv_close((uv_handle_t *)&lr->sig[i], close_noop);
     ws_lua_session_unwatch(ss);
+    if (lr->ticking) uv_close((uv_handle_t *)&lr->tick, close_noop);
     const char *store_error = ws_run_store_error(lr->run);
     if (store_error) snprintf(err, sizeof err, "storage: %s (the run stopped; it can be resumed "
                               "once storage works)", store_error);
@@ -269,6 +308,7 @@ static int l_run(lua_State *L) {
   int closed = uv_loop_close(loop);
   if (closed == 0) free(loop); /* else a plugin leaked a handle: leak the loop, not crash */
   luaL_unref(L, LUA_REGISTRYINDEX, lr->on_event);
+  luaL_unref(L, LUA_REGISTRYINDEX, lr->on_tick);
   char *event_error = lr->event_error;
   bool ran = lr->run != NULL;
   free(lr);
@@ -343,8 +383,23 @@ static int l_realpath(lua_State *L) {
   return 1;
 }
 
+/* core.isatty(fd) -> boolean; core.term_width() -> columns of stdout, or nil. */
+static int l_isatty(lua_State *L) {
+  lua_pushboolean(L, uv_guess_handle((int)luaL_optinteger(L, 1, 1)) == UV_TTY);
+  return 1;
+}
+
+static int l_term_width(lua_State *L) {
+  struct winsize ws;
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) lua_pushinteger(L, ws.ws_col);
+  else lua_pushnil(L);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"json", l_json},
+    {"isatty", l_isatty},
+    {"term_width", l_term_width},
     {"cwd", l_cwd},
     {"chdir", l_chdir},
     {"realpath", l_realpath},

@@ -392,7 +392,7 @@ local RAN = setmetatable({}, { __mode = "k" })
 -- origin, resume and retry_of are for wsrun: how to rebuild the plan, the
 -- stored run to continue, the stored run this new one retries.
 local RUN_OPTIONS = set { "clock", "on_event", "store", "registry", "signals", "origin", "resume",
-                          "retry_of" }
+                          "retry_of", "on_tick", "tick_interval" }
 
 local function run_options(ctx, opts)
   if opts == nil then return EMPTY end
@@ -437,7 +437,7 @@ function ws.run(plan, opts)
   local ok, result = pcall(core().run, plan, {
     on_event = opts.on_event, signals = opts.signals == true, clock = opts.clock,
     registry = opts.registry, store = opts.store, origin = opts.origin, resume = opts.resume,
-    retry_of = opts.retry_of })
+    retry_of = opts.retry_of, on_tick = opts.on_tick, tick_interval = opts.tick_interval })
   if ok then return result end
   local msg = tostring(result)
   local invalid = msg:match("invalid plan: .*$")
