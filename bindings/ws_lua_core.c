@@ -16,6 +16,7 @@
 **   core.plugin_info(name, reg?)          -> info | nil         [-2, +1, m]
 **   core.plugins(reg?)                    -> { info... }        [-1, +1, m]
 **   core.run(plan, opts)                  -> result             [-2, +1, e]
+**   core.check(plan, reg?)                -> the plan, not run  [-2, +1, e]
 **     opts: on_event, on_tick (+ tick_interval, real seconds), signals, clock
 **     ("virtual"), registry, store, origin, resume, retry_of
 **   core.stop(force)                 -> boolean             [-1, +1, -]
@@ -328,6 +329,26 @@ static int l_run(lua_State *L) {
   return 1;
 }
 
+/* core.check(plan, registry?) -> the plan as a result, not run (requests
+** redacted): what `wsrun --check` prints. Raises "invalid plan: ..." */
+static int l_check(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  ws_registry_t *reg = ws_lua_toregistry(L, 2);
+  char err[2048] = "";
+  ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
+  if (!plan) return luaL_error(L, "invalid plan: %s", err);
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_plan_resolve(plan, reg, err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) {
+    ws_plan_free(plan);
+    return luaL_error(L, "invalid plan: %s", err);
+  }
+  ws_lua_pushresult(L, plan);
+  ws_plan_free(plan);
+  return 1;
+}
+
 static int l_stop(lua_State *L) {
   bool force = lua_toboolean(L, 1);
   lua_getfield(L, LUA_REGISTRYINDEX, CURRENT_RUN_KEY);
@@ -411,6 +432,7 @@ static const luaL_Reg functions[] = {
     {"plugin_info", l_plugin_info},
     {"plugins", l_plugins},
     {"run", l_run},
+    {"check", l_check},
     {"stop", l_stop},
     {"uuid7", l_uuid7},
     {NULL, NULL},

@@ -367,5 +367,45 @@ case_storage_read_only() {
   expect_err "read-only"
 }
 
+case_check_runs_nothing() {
+  run --check plans/good.lua "$tmp"
+  expect_code 0
+  expect_out "block work  (concurrency 2, tolerated_failures 0, stop sequence)"
+  expect_out "plugin ws.exec, timeout 30s, retries 0"
+  expect_out "req {\"argv\":[\"touch\",\"$tmp/a1\"],\"ok_codes\":[0]}"
+  expect_out "the plan is valid (nothing was run)"
+  [ ! -f "$tmp/first" ] || fail "--check ran the plan"
+  secret="sEcReT-$(date +%s%N)"
+  TEST_SECRET="$secret" run --check plans/secret.lua
+  expect_code 0
+  expect_out '"token":"<redacted>"'
+  ! grep -q "$secret" "$tmp/out" || fail "--check printed the secret"
+  run --check plans/bad_request.lua
+  expect_code 2
+  expect_err "plans/bad_request.lua:8: "
+}
+
+case_json_events() {
+  run --json plans/failing.lua
+  expect_code 1
+  [ -s "$tmp/out" ] || fail "no events"
+  ! grep -qv '^{.*}$' "$tmp/out" || fail "a line of stdout is not a JSON object"
+  expect_out '"type":"state"'
+  expect_out '"path":"deploy/web1/restart"'
+  expect_out '"type":"attempt"'
+  expect_out '"status":"failed"'
+  expect_err 'plan "failing" failed (reason: block)'
+}
+
+case_quiet_and_verbose() {
+  run -q plans/failing.lua
+  expect_code 1
+  [ "$(grep -c 'deploy/web1' "$tmp/out")" -eq 1 ] || fail "--quiet printed progress lines"
+  expect_out "failed actions (1):"
+  run -v plans/failing.lua
+  expect_code 1
+  expect_out "attempt 1 of deploy/web1/restart failed: command"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"

@@ -22,7 +22,9 @@ usage: wsrun [options] PLAN.lua [ARGS...]   run the plan that PLAN.lua returns
        wsrun [options] resume ID            continue an interrupted or stopped run
        wsrun [options] retry ID             a new run of the same plan and group,
                                             skipping the sequences that completed
+       wsrun [options] report ID -o FILE    one self-contained HTML report of a run
        wsrun [options] plugins              the registered plugins and their types
+       wsrun --check PLAN.lua [ARGS...]     validate and print the plan; run nothing
 
 ARGS reach the plan file as `...` and `arg`. Runs are recorded in a SQLite
 database (--db); ID may be an unambiguous prefix of a run's id.
@@ -30,7 +32,11 @@ database (--db); ID may be an unambiguous prefix of a run's id.
 options:
   --db PATH      the database (default: $XDG_STATE_HOME/workstream/runs.db,
                  else ~/.local/state/workstream/runs.db)
-  --json         list and show print JSON
+  --json         JSON: a run prints one event per line (summary on stderr);
+                 list and show print JSON
+  -q, --quiet    a run prints only its summary
+  -v, --verbose  a run also prints every attempt (with a command's output
+                 tail) and every log line
   --plugin PATH  load an external C plugin (a .so); repeatable. The plugins
                  in the directories of $WS_PLUGIN_PATH are always loaded.
   -h, --help     show this help
@@ -64,9 +70,36 @@ local function one_line(msg, width)
   return msg
 end
 
--- A line per finished action, a line when the plan starts and when a stop is asked.
-local function printer(out)
+-- The end of a command's output, for -v: the last non-empty line of stderr,
+-- else of stdout.
+local function output_tail(resp)
+  if type(resp) ~= "table" then return nil end
+  for _, stream in ipairs { "stderr", "stdout" } do
+    local text = resp[stream]
+    if type(text) == "string" and text:find("%S") then
+      return stream .. ": " .. one_line(text:match("([^\n]*%S[^\n]*)%s*$") or text, 200)
+    end
+  end
+end
+
+-- Plain lines (not a terminal): one per finished action, a line when the plan
+-- starts and when a stop is asked; with verbose, one per attempt and per log line.
+local function printer(out, verbose)
   return function(ev)
+    if verbose and ev.type == "attempt" and ev.attempt then
+      local a = ev.attempt
+      local line = fmt("%s  attempt %d of %s %s", timestamp(ev.time), ev.attempts or 0, ev.path,
+                       a.err and ("failed: " .. one_line(a.err.msg, 200)) or "succeeded")
+      local tail = output_tail(a.resp)
+      if tail then line = line .. " | " .. tail end
+      out:write(line, "\n")
+      out:flush()
+      return
+    end
+    if verbose and ev.type == "log" then
+      out:write(fmt("%s  log %s: %s\n", timestamp(ev.time), ev.path, one_line(ev.msg, 300)))
+      return
+    end
     if ev.type == "stop" then
       if ev.force then
         eprintf("wsrun: %s again: cancelling running actions", ev.signal)
@@ -162,9 +195,21 @@ end
 local core = require "workstream.core"
 
 -- Runs a plan with progress lines and a summary; the exit code.
+-- --json: one JSON object per line for every event; the summary goes to stderr.
+local function json_printer(out)
+  return function(ev)
+    out:write(core.json(ev), "\n")
+    out:flush()
+  end
+end
+
+-- How a run is shown: set by main from the options.
+local display = { json = false, quiet = false, verbose = false }
+
 local function run_plan(plan, path, opts)
   local out = io.stdout
-  opts.on_event = printer(out)
+  if display.json then opts.on_event = json_printer(out)
+  elseif not display.quiet then opts.on_event = printer(out, display.verbose) end
   opts.signals = true
   local ok, result = pcall(ws.run, plan, opts)
   if not ok then
@@ -183,20 +228,57 @@ local function run_plan(plan, path, opts)
     end
     error(msg, 0) -- internal: the host reports it and exits 3
   end
-  summary(out, result)
-  if opts.store then out:write(fmt("run %s recorded in %s\n", result.id, opts.store)) end
-  out:flush()
+  local sout = display.json and io.stderr or out
+  summary(sout, result)
+  if opts.store then sout:write(fmt("run %s recorded in %s\n", result.id, opts.store)) end
+  sout:flush()
   return result.status == "completed" and 0 or 1
 end
 
-local function new_run(db, path, args)
+-- --check: the plan tree with each action's plugin, timeout, retries and
+-- typed request (secrets redacted); nothing runs.
+local function check_plan(path, args)
   local plan, err = load_plan(path, args)
   if not plan then
     eprintf("wsrun: %s", err)
     return 2
   end
-  local file = core.realpath(path) or path
-  return run_plan(plan, path, { store = db, origin = { file = file, args = args, cwd = core.cwd() } })
+  local ok, tree = pcall(core.check, plan)
+  if not ok then
+    eprintf("wsrun: %s: %s", path, (tostring(tree):gsub("^.-invalid plan: ", "invalid plan: ")))
+    return 2
+  end
+  local out = io.stdout
+  local function show(node, indent)
+    local label = node.type == "checks" and (node.kind .. "_checks") or node.name
+    local extra = ""
+    if node.type == "block" then
+      extra = fmt("  (concurrency %d, tolerated_failures %s, stop %s)", node.concurrency,
+                  tostring(node.tolerated_failures), node.stop)
+    elseif node.type == "checks" and node.kind == "cont" then
+      extra = fmt("  (every %gs)", node.delay)
+    elseif node.type == "batch" then
+      extra = fmt("  (when %s%s)", node.when, node.fail_plan and ", fail_plan" or "")
+    end
+    out:write(indent, node.type, " ", label, extra, "\n")
+    if node.type == "action" then
+      out:write(fmt("%s  plugin %s, timeout %gs, retries %d\n", indent, node.plugin, node.timeout,
+                    node.retries))
+      out:write(indent, "  req ", core.json(node.req), "\n")
+    end
+    for _, slot in ipairs { "bypass_checks", "pre_checks", "cont_checks" } do
+      if node[slot] then show(node[slot], indent .. "  ") end
+    end
+    for _, list in ipairs { "blocks", "sequences", "actions" } do
+      for _, c in ipairs(node[list] or {}) do show(c, indent .. "  ") end
+    end
+    if node.post_checks then show(node.post_checks, indent .. "  ") end
+    for _, c in ipairs(node.deferred_actions or {}) do show(c, indent .. "  ") end
+    if node.deferred_checks then show(node.deferred_checks, indent .. "  ") end
+  end
+  show(tree, "")
+  out:write(fmt("%s: the plan is valid (nothing was run)\n", path))
+  return 0
 end
 
 -- The stored run `id`, or nil after printing why (storage errors exit 3).
@@ -240,6 +322,32 @@ local function resume(db, id, again)
                                     origin = { file = o.file, args = o.args, cwd = o.cwd, retry_of = rec.id } })
   end
   return run_plan(plan, o.file, { store = db, resume = rec.id, origin = o })
+end
+
+-- `wsrun report ID -o FILE`: one self-contained HTML file.
+local function report_run(db, id, file)
+  local rec, code = stored(db, id)
+  if not rec then return code end
+  local html = require("workstream.report").html(rec)
+  local f, err = io.open(file, "w")
+  if not f then
+    eprintf("wsrun: cannot write the report: %s", err)
+    return 2
+  end
+  f:write(html)
+  f:close()
+  io.stdout:write(fmt("report of run %s written to %s\n", rec.id, file))
+  return 0
+end
+
+local function new_run(db, path, args)
+  local plan, err = load_plan(path, args)
+  if not plan then
+    eprintf("wsrun: %s", err)
+    return 2
+  end
+  local file = core.realpath(path) or path
+  return run_plan(plan, path, { store = db, origin = { file = file, args = args, cwd = core.cwd() } })
 end
 
 -- `wsrun plugins`: every registered plugin, its kind and its types.
@@ -324,7 +432,7 @@ end
 
 function M.main(argv)
   local i = 1
-  local db, json
+  local db, json, check, out_file
   while argv[i] and argv[i]:sub(1, 1) == "-" do
     local opt = argv[i]
     if opt == "-h" or opt == "--help" then
@@ -360,6 +468,15 @@ function M.main(argv)
       end
     elseif opt == "--json" then
       json = true
+    elseif opt == "--check" then
+      check = true
+    elseif opt == "-q" or opt == "--quiet" then
+      display.quiet = true
+    elseif opt == "-v" or opt == "--verbose" then
+      display.verbose = true
+    elseif opt == "-o" or opt == "--output" then
+      i = i + 1
+      out_file = argv[i]
     elseif opt == "--" then
       i = i + 1
       break
@@ -375,7 +492,17 @@ function M.main(argv)
     return 2
   end
   db = db or core.store_path()
+  display.json = json or false
   local rest = argv[i + 1]
+  if path == "report" and rest then
+    local rest2 = argv[i + 2]
+    if rest2 == "-o" or rest2 == "--output" then out_file = argv[i + 3] end
+    if not out_file then
+      eprintf("wsrun: report needs -o FILE.html")
+      return 2
+    end
+    return report_run(db, rest, out_file)
+  end
   if path == "plugins" and rest == nil then return list_plugins(io.stdout) end
   if path == "list" and rest == nil then return list_runs(db, json) end
   if (path == "show" or path == "resume" or path == "retry") and rest and argv[i + 2] == nil then
@@ -387,6 +514,7 @@ function M.main(argv)
     return 2
   end
   local args = { select(i + 1, table.unpack(argv, 1, #argv)) }
+  if check then return check_plan(path, args) end
   return new_run(db, path, args)
 end
 
