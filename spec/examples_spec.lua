@@ -34,11 +34,15 @@ local shell_quote = H.shell_quote
 -- runtime into this interpreter, and the commands the examples run must not
 -- inherit it (some hang under it); the sanitized wsrun carries its own.
 local function wsrun(exe, ...)
-  local cmd = { "env -u LD_PRELOAD", shell_quote(exe) }
+  -- runs are recorded in a database of this spec's own, not the user's
+  local state = os.tmpname()
+  os.remove(state)
+  local cmd = { "env -u LD_PRELOAD XDG_STATE_HOME=" .. shell_quote(state), shell_quote(exe) }
   for _, a in ipairs { ... } do cmd[#cmd + 1] = shell_quote(a) end
   local p = assert(io.popen(table.concat(cmd, " ") .. " 2>&1 </dev/null; echo \"exit: $?\""))
   local out = p:read("a")
   p:close()
+  os.execute("rm -rf " .. shell_quote(state))
   local code = tonumber(out:match("exit: (%d+)\n$"))
   return code, out:gsub("exit: %d+\n$", "")
 end
@@ -60,6 +64,15 @@ describe("examples, run with wsrun", function()
   local function need_wsrun()
     if not exe then pending("no wsrun: build it first (scripts/build.sh), or set WSRUN") end
   end
+
+  it("retry_and_timeout.lua retries, times out, and tolerates the lost host", function()
+    need_wsrun()
+    local code, out = wsrun(exe, "examples/retry_and_timeout.lua")
+    assert.are.equal(0, code, out)
+    assert.matches("completed hosts/web1/flaky [^\n]*%(3 attempts%): ready after 3 attempts", out)
+    assert.matches("failed    hosts/web2/stuck [^\n]*%(2 attempts%): timed out after 1s", out)
+    assert.matches("tolerated sequence failures %(1%):\n  hosts/web2\n", out)
+  end)
 
   it("hello.lua completes", function()
     need_wsrun()
