@@ -3,6 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-test-deps.sh
 scripts/build.sh "$@"
 cd "${WS_BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)"

@@ -407,5 +407,20 @@ case_quiet_and_verbose() {
   expect_out "attempt 1 of deploy/web1/restart failed: command"
 }
 
+case_live_view_on_a_terminal() {
+  command -v script >/dev/null || { echo "skipped: no script(1) for a pseudo-terminal"; exit 77; }
+  esc=$(printf '\033')
+  COLUMNS=70 script -qfec "'$WSRUN' plans/failing.lua" /dev/null >"$tmp/out" 2>&1
+  grep -q "${esc}\[[0-9]*A" "$tmp/out" || fail "no redraw in place (cursor up) on a terminal"
+  expect_out "FAILED"
+  expect_out "deploy/web1/restart"
+  expect_out 'plan "failing" failed (reason: block)'
+  NO_COLOR=1 COLUMNS=70 script -qfec "'$WSRUN' plans/good.lua '$tmp'" /dev/null >"$tmp/out" 2>&1
+  ! grep -q "${esc}\[[0-9;]*m" "$tmp/out" || fail "colour codes although NO_COLOR is set"
+  expect_out 'plan "good" completed'
+  run plans/good.lua "$tmp" # not a terminal: plain lines, no escapes
+  ! grep -q "$esc" "$tmp/out" || fail "escape codes in plain output"
+}
+
 case_"${1:?usage: cli_test.sh CASE}"
 echo "ok: $1"

@@ -208,10 +208,29 @@ local display = { json = false, quiet = false, verbose = false }
 
 local function run_plan(plan, path, opts)
   local out = io.stdout
-  if display.json then opts.on_event = json_printer(out)
-  elseif not display.quiet then opts.on_event = printer(out, display.verbose) end
+  local view
+  if display.json then
+    opts.on_event = json_printer(out)
+  elseif display.quiet then
+    opts.on_event = nil
+  elseif core.isatty(1) and os.getenv("TERM") ~= "dumb" then
+    -- on a terminal: a live view that redraws in place
+    view = require("workstream.progress").new{
+      out = out, width = core.term_width() or tonumber(os.getenv("COLUMNS")) or 80,
+      verbose = display.verbose, plan = plan,
+      color = os.getenv("NO_COLOR") == nil or os.getenv("NO_COLOR") == "",
+    }
+    opts.on_event = function(ev) view:event(ev) end -- it prints stop notices above its frame
+    opts.on_tick = function(now)
+      view:resize(core.term_width() or view.width)
+      view:tick(now)
+    end
+  else
+    opts.on_event = printer(out, display.verbose)
+  end
   opts.signals = true
   local ok, result = pcall(ws.run, plan, opts)
+  if view then view:finish() end
   if not ok then
     local msg = tostring(result)
     if msg:find("storage: ", 1, true) then
