@@ -3,16 +3,12 @@
 # (headless Chromium), must show the plan, the failed action and its error,
 # run its script, and render to a non-trivial screenshot.
 #
-# usage (from tests/): WSRUN=... LUA_DIR=... CORE_DIR=... sh report_test.sh
+# usage (from tests/): WSRUN=... sh report_test.sh
 #   WSRUN     the wsrun binary
-#   LUA_DIR   the repository's lua/ directory (workstream.report)
-#   CORE_DIR  the build's lib/lua/5.4 directory (workstream/core.so)
 #   CHROMIUM  the browser (default /usr/bin/chromium: scripts/install-test-deps.sh)
 #   REPORT_KEEP  if set, a directory to copy the reports and screenshots into
 set -u
 : "${WSRUN:?set WSRUN to the wsrun binary}"
-: "${LUA_DIR:?set LUA_DIR to the lua/ directory of the repository}"
-: "${CORE_DIR:?set CORE_DIR to lib/lua/5.4 in the build directory}"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 tmp=$(mktemp -d)
@@ -37,27 +33,12 @@ code=$?
 id=$("$WSRUN" list 2>"$tmp/err" | awk 'NR==2 {print $1}')
 [ -n "$id" ] || fail "wsrun list shows no run"
 
-# The report, made by the Lua module from the stored run.
-DB="$db" ID="$id" OUT="$tmp/report.html" lua5.4 -e '
-  package.path = os.getenv("LUA_DIR") .. "/?.lua;" .. os.getenv("LUA_DIR") .. "/?/init.lua;" .. package.path
-  package.cpath = os.getenv("CORE_DIR") .. "/?.so;" .. package.cpath
-  local rec = assert(require("workstream.core").store_get(os.getenv("DB"), os.getenv("ID")))
-  local f = assert(io.open(os.getenv("OUT"), "w"))
-  assert(f:write(require("workstream.report").html(rec)))
-  assert(f:close())
-' >"$tmp/out" 2>"$tmp/err" || fail "the Lua helper could not write the report"
+# The report, as an operator makes it.
+"$WSRUN" report "$id" -o "$tmp/report.html" >"$tmp/out" 2>"$tmp/err"
+code=$?
+[ "$code" -eq 0 ] || fail "wsrun report $id -o report.html exited $code"
+[ -s "$tmp/report.html" ] || fail "wsrun report wrote no file"
 reports="$tmp/report.html"
-
-# And by `wsrun report`, once wsrun has it (its help names it): then it must work.
-if "$WSRUN" --help 2>/dev/null | grep -q "report"; then
-  "$WSRUN" report "$id" -o "$tmp/r2.html" >"$tmp/out" 2>"$tmp/err"
-  code=$?
-  [ "$code" -eq 0 ] || fail "wsrun report $id -o r2.html exited $code"
-  [ -s "$tmp/r2.html" ] || fail "wsrun report wrote no file"
-  reports="$reports $tmp/r2.html"
-else
-  echo "note: this wsrun has no report command yet; checking the Lua helper's report only"
-fi
 
 # Headless Chromium, kept off the network and out of the user's profile.
 browse() {
