@@ -47,4 +47,27 @@ function H.remove_tree(path)
   os.execute("rm -rf " .. H.shell_quote(path))
 end
 
+--- Actions for run specs: ws.sleep for `seconds`, or `sh -c script`; `extra`
+-- fields (timeout, retries, ...) are added to the action.
+local function action(t, extra)
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return require("workstream").action(t)
+end
+
+function H.sleep(name, seconds, extra)
+  return action({ name = name, plugin = "ws.sleep", req = { seconds = seconds } }, extra)
+end
+
+function H.sh(name, script, extra)
+  return action({ name = name, plugin = "ws.exec", req = { argv = { "sh", "-c", script } } }, extra)
+end
+
+--- The node of a result at `path` (ws.walk's paths), or an error.
+function H.find(result, path)
+  for node, p in require("workstream").walk(result) do
+    if p == path then return node end
+  end
+  error("no object at " .. path, 2)
+end
+
 return H

@@ -4,24 +4,9 @@ local ws = require "workstream"
 local R = require "workstream.report"
 local H = require "spec.helpers"
 
-local function sleep(name, seconds, extra)
-  local t = { name = name, plugin = "ws.sleep", req = { seconds = seconds } }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return ws.action(t)
-end
+local sleep, sh = H.sleep, H.sh
 
-local function sh(name, script, extra)
-  local t = { name = name, plugin = "ws.exec", req = { argv = { "sh", "-c", script } } }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return ws.action(t)
-end
-
-local function find(result, path)
-  for node, p in ws.walk(result) do
-    if p == path then return node end
-  end
-  error("no object at " .. path)
-end
+local find = H.find
 
 -- Plain-text search (no patterns), with the page in the message when it fails.
 local function has(html, text)

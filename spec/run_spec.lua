@@ -1,18 +1,9 @@
 -- ws.run from Lua: the execution contract as a plan author sees it, with the
 -- built-in plugins and the virtual clock.
 local ws = require "workstream"
+local H = require "spec.helpers"
 
-local function sleep(name, seconds, extra)
-  local t = { name = name, plugin = "ws.sleep", req = { seconds = seconds } }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return ws.action(t)
-end
-
-local function sh(name, script, extra)
-  local t = { name = name, plugin = "ws.exec", req = { argv = { "sh", "-c", script } } }
-  for k, v in pairs(extra or {}) do t[k] = v end
-  return ws.action(t)
-end
+local sleep, sh = H.sleep, H.sh
 
 local function one_block(seqs, block)
   block = block or {}
@@ -21,12 +12,7 @@ local function one_block(seqs, block)
   return ws.plan{ name = "p", blocks = { ws.block(block) } }
 end
 
-local function find(result, path)
-  for node, p in ws.walk(result) do
-    if p == path then return node end
-  end
-  error("no object at " .. path)
-end
+local find = H.find
 
 describe("ws.run", function()
   it("runs hours of waiting in no time on the virtual clock, with exact times", function()
