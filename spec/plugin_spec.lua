@@ -177,6 +177,22 @@ describe("ws.plugin", function()
     assert.are.same({ slept = 5, code = 7, out = "out\n" }, a.resp)
   end)
 
+  it("calls Lua plugins from Lua plugins, checking the request at the call", function()
+    local inner, outer = unique("inner"), unique("outer")
+    ws.plugin{ name = inner, request = { x = t.integer }, response = { y = t.integer },
+               execute = function(_, req) ws.sleep(1); return { y = req.x * 2 } end }
+    ws.plugin{ name = outer, response = { z = t.integer }, execute = function()
+      local a = ws.call(inner, { x = 3 })
+      local ok, err = pcall(ws.call, inner, { x = "three" })
+      assert(not ok and tostring(err):find("req.x: expected integer"), tostring(err))
+      return { z = a.y + 1 }
+    end }
+    local a, r = run_one(outer)
+    assert.are.equal("completed", a.status, a.err and a.err.msg)
+    assert.are.equal(7, a.resp.z)
+    assert.are.equal(1, r.ended - r.started) -- the inner sleep, on the virtual clock
+  end)
+
   it("checks requests at construction, at the caller's line", function()
     local name = unique("typed")
     ws.plugin{ name = name, request = { port = t.integer, tags = t.optional(t.list(t.string)) },
