@@ -151,6 +151,8 @@ struct ws_run {
   bool dirty;        /* updates not yet flushed */
   bool flush_queued;
   ws__work_t flush_work;
+  ws_node_t **unsaved; /* objects changed since the last flush, each once */
+  size_t nunsaved;
   bool free_pending;
 
   struct ws__plan_run *pr; /* the scheduler's state */

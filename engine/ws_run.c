@@ -230,16 +230,15 @@ static void flush_later(ws__work_t *w) {
   ws__flush(run);
 }
 
-/* Records n's state; what a loop turn records is committed together at its
-** end (and before any attempt starts), so nothing stays uncommitted while
-** the run waits (a delay, a backoff, a long action). */
+/* Notes that n changed; what a loop turn changes is recorded and committed
+** together at its end (and before any attempt starts), so nothing stays
+** uncommitted while the run waits (a delay, a backoff, a long action). An
+** object that changed several times is written once, in its last state. */
 void ws__persist(ws_run_t *run, ws_node_t *n) {
-  struct ws_store *s = run->opts.store;
-  if (!s || run->store_error) return;
-  char err[512];
-  if (s->ops->update(s, n, err, sizeof err)) {
-    store_failed(run, "cannot record the run", err);
-    return;
+  if (!run->opts.store || run->store_error) return;
+  if (!n->unsaved) {
+    n->unsaved = true;
+    ws__push((void ***)&run->unsaved, &run->nunsaved, n);
   }
   run->dirty = true;
   if (!run->flush_queued) {
@@ -254,6 +253,16 @@ bool ws__flush(ws_run_t *run) {
   if (!run->dirty) return true;
   char err[512];
   run->dirty = false;
+  for (size_t i = 0; i < run->nunsaved; i++) {
+    ws_node_t *n = run->unsaved[i];
+    n->unsaved = false;
+    if (!run->store_error && s->ops->update(s, n, err, sizeof err))
+      store_failed(run, "cannot record the run", err);
+  }
+  free(run->unsaved); /* ws__push grows from empty again */
+  run->unsaved = NULL;
+  run->nunsaved = 0;
+  if (run->store_error) return false;
   if (s->ops->flush(s, err, sizeof err)) {
     store_failed(run, "cannot commit the run", err);
     return false;
@@ -360,6 +369,9 @@ void ws_run_free(ws_run_t *run) {
   ws__sched_free(run);
   free(run->store_error);
   run->store_error = NULL;
+  for (size_t i = 0; i < run->nunsaved; i++) run->unsaved[i]->unsaved = false;
+  free(run->unsaved);
+  run->unsaved = NULL;
   uv_close((uv_handle_t *)&run->idle, handle_closed);
   uv_close((uv_handle_t *)&run->uv_timer, handle_closed);
   uv_close((uv_handle_t *)&run->prepare, handle_closed);

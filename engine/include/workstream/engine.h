@@ -86,6 +86,7 @@ struct ws_node {
   char *key;                   /* may be NULL; unique in a plan */
   ws_node_t *parent;
   ws_state_t state;
+  bool unsaved; /* the engine's: changed since the store last recorded it */
 };
 
 /* A plugin's error, as recorded: the plugin's own message. */
