@@ -449,6 +449,18 @@ local function show_run(db, id, json)
   return 0
 end
 
+-- The value of option `name` at argv[i], given as "--name=VALUE" or as the next
+-- argument; nil when it is missing or empty. Also returns the index it ends at.
+local function option_value(argv, i, name)
+  local value = argv[i]:match("^" .. name:gsub("%-", "%%-") .. "=(.*)$")
+  if not value then
+    i = i + 1
+    value = argv[i]
+  end
+  if value == "" then value = nil end
+  return value, i
+end
+
 function M.main(argv)
   local i = 1
   local db, json, check, out_file
@@ -461,12 +473,9 @@ function M.main(argv)
       io.stdout:write("wsrun ", VERSION, "\n")
       return 0
     elseif opt == "--plugin" or opt:match("^%-%-plugin=") then
-      local path = opt:match("^%-%-plugin=(.*)$")
+      local path
+      path, i = option_value(argv, i, "--plugin")
       if not path then
-        i = i + 1
-        path = argv[i]
-      end
-      if not path or path == "" then
         eprintf("wsrun: --plugin needs a path to a .so file")
         return 2
       end
@@ -476,12 +485,8 @@ function M.main(argv)
         return 2
       end
     elseif opt == "--db" or opt:match("^%-%-db=") then
-      db = opt:match("^%-%-db=(.*)$")
+      db, i = option_value(argv, i, "--db")
       if not db then
-        i = i + 1
-        db = argv[i]
-      end
-      if not db or db == "" then
         eprintf("wsrun: --db needs a path")
         return 2
       end

@@ -11,11 +11,8 @@ local fmt = string.format
 
 local M = {}
 
-local core_module
-local function core()
-  if not core_module then core_module = require "workstream.core" end
-  return core_module
-end
+-- The C module requires nothing of ours: no cycle to avoid by loading it late.
+local core = require "workstream.core"
 
 -- Specs of the plugins registered in the default registry, by name: the
 -- testing helpers register a real one again in a fakes registry (fakes:real).
@@ -94,7 +91,7 @@ function M.plugin(spec, registry)
     end
     local def = { name = name, descr = spec.descr, like = spec.like, init = spec.init,
                   validate = spec.validate, execute = spec.execute }
-    local done, err = pcall(core().register_plugin, def, registry)
+    local done, err = pcall(core.register_plugin, def, registry)
     if not done then check.raise(site, tostring(err)) end
     remember(name, spec, registry)
     return name
@@ -113,7 +110,7 @@ function M.plugin(spec, registry)
     retry = spec.retry ~= nil and policy(site, name, spec.retry) or nil,
     init = spec.init, validate = spec.validate, execute = spec.execute,
   }
-  local done, err = pcall(core().register_plugin, def, registry)
+  local done, err = pcall(core.register_plugin, def, registry)
   if not done then check.raise(site, tostring(err)) end
   remember(name, spec, registry)
   return name
@@ -122,7 +119,7 @@ end
 local ERROR_MT
 --- ws.permanent(msg, code?): an error that stops retries: error(ws.permanent("bad version")).
 function M.permanent(msg, code)
-  ERROR_MT = ERROR_MT or core().error_mt
+  ERROR_MT = ERROR_MT or core.error_mt
   return setmetatable({ msg = tostring(msg), code = code, permanent = true }, ERROR_MT)
 end
 
@@ -130,13 +127,13 @@ end
 function M.sleep(d)
   local secs, why = duration.parse(d)
   if not secs then error("ws.sleep: " .. why, 2) end
-  return core().sleep(secs)
+  return core.sleep(secs)
 end
 
 --- ws.call(plugin, req) -> resp: calls another plugin, native or Lua, without
 -- blocking the loop. Its error is raised as an error table {msg, code, permanent}.
 function M.call(plugin, req)
-  return core().call(plugin, req)
+  return core.call(plugin, req)
 end
 
 -- Every exit code: ws.exec from Lua returns the result, whatever the code.
@@ -151,7 +148,7 @@ function M.exec(req)
   local r = {}
   for k, v in pairs(req) do r[k] = v end
   if r.ok_codes == nil then r.ok_codes = ANY_CODE end
-  return core().call("ws.exec", r)
+  return core.call("ws.exec", r)
 end
 
 return M

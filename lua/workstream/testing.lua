@@ -33,11 +33,8 @@ local quote, describe, distance = check.quote, check.describe, check.distance
 
 local T = {}
 
-local core_module
-local function core()
-  if not core_module then core_module = require "workstream.core" end
-  return core_module
-end
+-- The C module requires nothing of ours: no cycle to avoid by loading it late.
+local core = require "workstream.core"
 
 ------------------------------------------------------------ scripted answers
 
@@ -146,7 +143,7 @@ local function real_plugin(self, method, name)
   if type(name) ~= "string" or name == "" then
     check.raise(site, fmt("%s: name: expected a plugin name, got %s", call, describe(name)))
   end
-  if not core().plugin_info(name) then
+  if not core.plugin_info(name) then
     check.raise(site, fmt("%s: no plugin %s is registered (load the module that registers it "
                           .. "before the fakes; a fake keeps the real plugin's types)",
                           call, quote(name)))
@@ -218,9 +215,9 @@ function Fakes:fake(name, opts)
   local site, call = real_plugin(self, "fake", name)
   self.faked = self.faked or {}
   if self.faked[name] then check.raise(site, fmt("%s: %s is already faked here", call, quote(name))) end
-  if core().plugin_info(name, self.registry) then
+  if core.plugin_info(name, self.registry) then
     -- a built-in, which a fakes registry starts with: the fake replaces it
-    core().unregister(name, self.registry)
+    core.unregister(name, self.registry)
   end
   local script, default = fake_options(site, call, opts)
   self.faked[name] = true
@@ -264,7 +261,7 @@ end
 -- (plugins.spec(name)); where it does not, this is an error that says so.
 function Fakes:real(name)
   local site, call = real_plugin(self, "real", name)
-  if core().plugin_info(name, self.registry) then -- a built-in: real already
+  if core.plugin_info(name, self.registry) then -- a built-in: real already
     self.reals[name] = site
     return self
   end
@@ -290,7 +287,7 @@ local function missing_plugins(self, plan)
     local name = ws.kind(node) == "action" and node.plugin
     if name and not seen[name] then
       seen[name] = true
-      if not core().plugin_info(name, self.registry) then
+      if not core.plugin_info(name, self.registry) then
         missing[#missing + 1] = { name = name, path = path }
       end
     end
