@@ -61,11 +61,9 @@ static void seed_completed(ws_plan_t *to, ws_plan_t *from) {
         ta->nattempts = fa->nattempts;
         fa->attempts = att;
         fa->nattempts = natt;
-        fa->resp = NULL;
-        fa->err = NULL;
         ta->node.state = fa->node.state;
-        ta->resp = ta->nattempts ? ta->attempts[ta->nattempts - 1].resp : NULL;
-        ta->err = NULL;
+        ws_action_settle(ta, ta->node.state.status);
+        ws_action_settle(fa, fa->node.state.status);
       }
     }
   }

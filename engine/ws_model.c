@@ -133,6 +133,12 @@ void ws__attempts_clear(ws_action_t *a) {
   a->err = NULL;
 }
 
+void ws_action_settle(ws_action_t *a, ws_status_t st) {
+  ws_attempt_t *last = a->nattempts ? &a->attempts[a->nattempts - 1] : NULL;
+  a->resp = last && st == WS_COMPLETED ? last->resp : NULL;
+  a->err = last && (st == WS_FAILED || st == WS_STOPPED) ? last->err : NULL;
+}
+
 static void action_free(ws_action_t *a) {
   ws__attempts_clear(a);
   for (size_t i = 0; i < a->nsecrets; i++) free(a->secrets[i]);

@@ -105,9 +105,7 @@ static void action_finish(action_run_t *ar, ws_status_t st) {
   if (ar->next) ar->next->prev = ar->prev;
 
   ws_action_t *a = ar->a;
-  ws_attempt_t *last = a->nattempts ? &a->attempts[a->nattempts - 1] : NULL;
-  a->resp = st == WS_COMPLETED && last ? last->resp : NULL;
-  a->err = st != WS_COMPLETED && last ? last->err : NULL;
+  ws_action_settle(a, st);
   ws__set_status(ar->run, &a->node, st);
   k_fn k = ar->k;
   void *ud = ar->ud;

@@ -1094,10 +1094,7 @@ static int st_load(ws_store_t *base, const char *id_or_prefix, ws_plan_t *p, cha
     a->nattempts = st[i].nattempts;
     st[i].attempts = NULL;
     st[i].nattempts = 0;
-    ws_attempt_t *last = a->nattempts ? &a->attempts[a->nattempts - 1] : NULL;
-    ws_status_t stt = n->state.status;
-    a->resp = last && stt == WS_COMPLETED ? last->resp : NULL;
-    a->err = last && (stt == WS_FAILED || stt == WS_STOPPED) ? last->err : NULL;
+    ws_action_settle(a, n->state.status);
   }
   p->reason = reason;
   free(p->group);

@@ -194,6 +194,10 @@ int ws_node_set_key(ws_node_t *n, const char *key);
 
 void ws_plan_free(ws_plan_t *p);
 
+/* Points a->resp / a->err at what its last attempt says for status st: the
+** response when completed, the plugin's error when failed or stopped. */
+void ws_action_settle(ws_action_t *a, ws_status_t st);
+
 /* Walks every object in the documented order (plan, its checks, blocks with
 ** their checks and sequences, deferred batches), parents before children.
 ** Stops early and returns fn's value when fn returns nonzero. */
