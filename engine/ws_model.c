@@ -232,19 +232,29 @@ int ws_plan_walk(ws_plan_t *p, ws_walk_fn fn, void *ud) {
 
 /* ----------------------------------------------------------------- names */
 
+/* Appends src at buf + at, as far as it fits (len counts the NUL); returns
+** the length the whole text would have, as snprintf does. */
+static size_t append(char *buf, size_t len, size_t at, const char *src) {
+  size_t n = strlen(src);
+  if (at < len) {
+    size_t room = len - at - 1, k = n < room ? n : room;
+    memcpy(buf + at, src, k);
+    buf[at + k] = '\0';
+  }
+  return at + n;
+}
+
+/* With memcpy, not snprintf: paths are made for every object a store records. */
 static size_t path_of(const ws_node_t *n, char *buf, size_t len) {
   if (!n || n->type == WS_OBJ_PLAN) return 0;
   size_t at = path_of(n->parent, buf, len);
-  char seg[64];
-  const char *s = n->name;
-  if (n->type == WS_OBJ_CHECKS) {
-    snprintf(seg, sizeof seg, "%s_checks", ws_checks_kind_name(((const ws_checks_t *)n)->kind));
-    s = seg;
-  }
   const char *sep = at ? "/" : "";
   if (n->type == WS_OBJ_BATCH) sep = at ? "/deferred_actions/" : "deferred_actions/";
-  if (at < len) snprintf(buf + at, len - at, "%s%s", sep, s ? s : "?");
-  return at + strlen(sep) + strlen(s ? s : "?");
+  at = append(buf, len, at, sep);
+  if (n->type == WS_OBJ_CHECKS)
+    return append(buf, len, append(buf, len, at, ws_checks_kind_name(((const ws_checks_t *)n)->kind)),
+                  "_checks");
+  return append(buf, len, at, n->name ? n->name : "?");
 }
 
 char *ws_node_path(const ws_node_t *n, char *buf, size_t len) {

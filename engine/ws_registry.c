@@ -230,74 +230,81 @@ int ws_request_check(const ws_plugin_def_t *def, json_t **req, const char *root,
 typedef struct resolver {
   const ws_registry_t *reg;
   json_t *keys; /* key -> path of its first owner; jansson's hash table */
+  uint32_t pos; /* the next node's, in walk order */
   char *err;
   size_t errlen;
 } resolver_t;
 
+#define WHERE_LEN 512
+
+/* How messages name node n: "plan", or its path (made in buf). */
+static const char *where(const ws_node_t *n, char buf[WHERE_LEN]) {
+  return n->type == WS_OBJ_PLAN ? "plan" : ws_node_path(n, buf, WHERE_LEN);
+}
+
 static int resolve_node(ws_node_t *n, void *ud) {
   resolver_t *rs = ud;
-  char path[512];
-  ws_node_path(n, path, sizeof path);
-  const char *where = n->type == WS_OBJ_PLAN ? "plan" : path;
+  char buf[WHERE_LEN]; /* paths are made only for messages (2.5k instructions each) */
+  n->pos = rs->pos++;
 
   if (n->key) {
     json_t *owner = json_object_get(rs->keys, n->key);
     if (owner) {
-      snprintf(rs->err, rs->errlen, "%s: key \"%s\" is already used by %s", where, n->key,
+      snprintf(rs->err, rs->errlen, "%s: key \"%s\" is already used by %s", where(n, buf), n->key,
                json_string_value(owner));
       return -1;
     }
-    json_object_set_new(rs->keys, n->key, json_string(n->type == WS_OBJ_PLAN ? "plan" : path));
+    json_object_set_new(rs->keys, n->key, json_string(where(n, buf)));
   }
   if (n->type == WS_OBJ_CHECKS && ((ws_checks_t *)n)->kind == WS_CHECKS_CONT &&
       !duration_ok(((ws_checks_t *)n)->delay, true))
-    return snprintf(rs->err, rs->errlen, "%s: delay must be > 0 and at most %g s", where,
+    return snprintf(rs->err, rs->errlen, "%s: delay must be > 0 and at most %g s", where(n, buf),
                     WS_MAX_SECONDS), -1;
   if (n->type == WS_OBJ_BLOCK) {
     ws_block_t *b = (ws_block_t *)n;
     if (!duration_ok(b->entrance_delay, false) || !duration_ok(b->exit_delay, false))
       return snprintf(rs->err, rs->errlen, "%s: entrance_delay and exit_delay must be >= 0 and "
-                      "at most %g s", where, WS_MAX_SECONDS), -1;
+                      "at most %g s", where(n, buf), WS_MAX_SECONDS), -1;
   }
   if (n->type == WS_OBJ_SEQUENCE || n->type == WS_OBJ_BATCH || n->type == WS_OBJ_CHECKS) {
     size_t count = n->type == WS_OBJ_CHECKS ? ((ws_checks_t *)n)->nactions
                                             : ((ws_sequence_t *)n)->nactions;
-    if (count == 0) return snprintf(rs->err, rs->errlen, "%s: has no actions", where), -1;
+    if (count == 0) return snprintf(rs->err, rs->errlen, "%s: has no actions", where(n, buf)), -1;
   }
   if (n->type != WS_OBJ_ACTION) return 0;
 
   ws_action_t *a = (ws_action_t *)n;
   const ws_plugin_def_t *def = ws_registry_find(rs->reg, a->plugin_name);
   if (!def) {
-    snprintf(rs->err, rs->errlen, "%s: unknown plugin \"%s\"", path, a->plugin_name);
+    snprintf(rs->err, rs->errlen, "%s: unknown plugin \"%s\"", where(n, buf), a->plugin_name);
     return -1;
   }
   bool in_checks = n->parent && n->parent->type == WS_OBJ_CHECKS;
   if (in_checks && !def->is_check) {
     snprintf(rs->err, rs->errlen, "%s: plugin \"%s\" is not a check plugin; checks run only "
-             "check plugins", path, def->name);
+             "check plugins", where(n, buf), def->name);
     return -1;
   }
   if (!in_checks && def->is_check) {
     snprintf(rs->err, rs->errlen, "%s: plugin \"%s\" is a check plugin; it runs only in checks",
-             path, def->name);
+             where(n, buf), def->name);
     return -1;
   }
   char why[512];
   if (ws_request_check(def, &a->req, "req", why, sizeof why)) {
-    snprintf(rs->err, rs->errlen, "%s: %s", path, why);
+    snprintf(rs->err, rs->errlen, "%s: %s", where(n, buf), why);
     return -1;
   }
   if (!duration_ok(a->timeout, true)) {
-    snprintf(rs->err, rs->errlen, "%s: timeout must be > 0 and at most %g s", path, WS_MAX_SECONDS);
+    snprintf(rs->err, rs->errlen, "%s: timeout must be > 0 and at most %g s", where(n, buf), WS_MAX_SECONDS);
     return -1;
   }
   if (a->retries < 0) {
-    snprintf(rs->err, rs->errlen, "%s: retries must be >= 0", path);
+    snprintf(rs->err, rs->errlen, "%s: retries must be >= 0", where(n, buf));
     return -1;
   }
   if (a->has_retry && policy_check(&a->retry, why, sizeof why)) {
-    snprintf(rs->err, rs->errlen, "%s: %s", path, why);
+    snprintf(rs->err, rs->errlen, "%s: %s", where(n, buf), why);
     return -1;
   }
   a->plugin = def;
@@ -321,7 +328,7 @@ static int check_structure(ws_plan_t *p, char *err, size_t errlen) {
 
 int ws_plan_resolve(ws_plan_t *p, const ws_registry_t *r, char *err, size_t errlen) {
   if (check_structure(p, err, errlen)) return -1;
-  resolver_t rs = {r, json_object(), err, errlen};
+  resolver_t rs = {r, json_object(), 0, err, errlen};
   int rc = ws_plan_walk(p, resolve_node, &rs);
   json_decref(rs.keys);
   return rc ? -1 : 0;

@@ -18,12 +18,22 @@
 ** lock through backoff waits and cont-check delays, and another runner's
 ** writes would fail after BUSY_TIMEOUT_MS.)
 **
-** Schema (version 1; PRAGMA user_version, our PRAGMA application_id):
+** Schema (version 2; PRAGMA user_version, our PRAGMA application_id):
 **   runs(id, grp, name, descr, origin, meta, status, reason, started, ended,
 **        created, lease_owner, lease_expires)
 **   objects(id, run_id, pos, parent_id, type, path, name, descr, key, plugin,
 **           req, status, started, ended, attempts, extra)
-** One objects row per node of the plan, pos = its index in ws_plan_walk order.
+**   journal(seq, run_id, data)                                  (version 2)
+** One objects row per node of the plan, pos = its index in ws_plan_walk order
+** (ws_node_t.pos), holding the object and its state when the run was created.
+** State changes are appended to the journal: each flush adds one row per run,
+** data = a JSON array of the records of the objects that changed
+** (ws_journal.h: [pos, status, started, ended, attempts?]). An object's state
+** is its row's, overlaid by its journal records in seq order; readers apply
+** them. Appending one row per flush instead of updating a row per object is
+** what makes a store cheap next to the run (an UPDATE cost ~17k instructions,
+** measured; bench/PROFILE.md). The runs row's status, reason and times are
+** updated in place (list reads them), in the same transaction.
 ** Statuses, types and reasons are stored by name; times are epoch seconds
 ** (0 = not yet); json columns hold compact JSON text made by jansson:
 **   origin, meta  as given to create / the plan's meta
@@ -50,13 +60,14 @@
 #include <sqlite3.h>
 #include <uv.h>
 #include "ws_internal.h"
+#include "ws_journal.h"
 #include "workstream/store.h"
 
 #define APPLICATION_ID 0x57534B31 /* "WSK1" */
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 5000
 #define MIN_PREFIX 8
-#define MAX_PENDING 4096 /* updates kept before update flushes by itself */
+#define MAX_PENDING (64 * 1024 * 1024) /* bytes of records kept before update flushes itself */
 
 /* ------------------------------------------------------------- statements */
 
@@ -67,11 +78,11 @@ enum {
   Q_ROLLBACK,
   Q_INS_RUN,
   Q_INS_OBJ,
-  Q_UPD_OBJ,
-  Q_UPD_ACTION,
+  Q_INS_JOURNAL,
   Q_UPD_RUN,
   Q_SEL_RUN,
   Q_SEL_OBJS,
+  Q_SEL_JOURNAL,
   Q_FIND,
   Q_LIST,
   Q_LEASE,
@@ -90,15 +101,14 @@ static const char *const sql_text[Q_COUNT] = {
     [Q_INS_OBJ] = "INSERT INTO objects (id, run_id, pos, parent_id, type, path, name, descr, key, "
                   "plugin, req, status, started, ended, attempts, extra) VALUES (?1, ?2, ?3, ?4, "
                   "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    [Q_UPD_OBJ] = "UPDATE objects SET status = ?2, started = ?3, ended = ?4 WHERE id = ?1",
-    [Q_UPD_ACTION] = "UPDATE objects SET status = ?2, started = ?3, ended = ?4, attempts = ?5 "
-                     "WHERE id = ?1",
+    [Q_INS_JOURNAL] = "INSERT INTO journal (run_id, data) VALUES (?1, ?2)",
     [Q_UPD_RUN] = "UPDATE runs SET status = ?2, reason = ?3, started = ?4, ended = ?5 "
                   "WHERE id = ?1",
     [Q_SEL_RUN] = "SELECT id, grp, name, descr, origin, meta, status, reason, started, ended, "
                   "created, lease_owner, lease_expires FROM runs WHERE id = ?1",
     [Q_SEL_OBJS] = "SELECT id, parent_id, type, path, name, descr, key, plugin, req, status, "
                    "started, ended, attempts, extra FROM objects WHERE run_id = ?1 ORDER BY pos",
+    [Q_SEL_JOURNAL] = "SELECT data FROM journal WHERE run_id = ?1 ORDER BY seq",
     /* ids are lowercase hex and '-', all below '~': [?1, ?1 || '~') is the prefix */
     [Q_FIND] = "SELECT id FROM runs WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 4",
     [Q_LIST] = "SELECT id, grp, name, status, reason, started, ended FROM runs "
@@ -150,17 +160,52 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "  extra     TEXT,\n"
     "  UNIQUE (run_id, pos)\n"
     ");\n",
+    /* 1 -> 2: state changes are appended, no longer updated in place */
+    "CREATE TABLE journal (\n"
+    "  seq    INTEGER PRIMARY KEY,\n"
+    "  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "  data   TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX journal_by_run ON journal (run_id, seq);\n"
+    /* objects are found by (run_id, pos) only: the index on id cost a third
+    ** of every INSERT. SQLite changes a key by copying the table. */
+    "CREATE TABLE objects_v2 (\n"
+    "  id        TEXT NOT NULL,\n"
+    "  run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "  pos       INTEGER NOT NULL,\n"
+    "  parent_id TEXT,\n"
+    "  type      TEXT NOT NULL,\n"
+    "  path      TEXT NOT NULL,\n"
+    "  name      TEXT,\n"
+    "  descr     TEXT,\n"
+    "  key       TEXT,\n"
+    "  plugin    TEXT,\n"
+    "  req       TEXT,\n"
+    "  status    TEXT NOT NULL,\n"
+    "  started   REAL NOT NULL DEFAULT 0,\n"
+    "  ended     REAL NOT NULL DEFAULT 0,\n"
+    "  attempts  TEXT,\n"
+    "  extra     TEXT,\n"
+    "  UNIQUE (run_id, pos)\n"
+    ");\n"
+    "INSERT INTO objects_v2 SELECT id, run_id, pos, parent_id, type, path, name, descr, key, "
+    "plugin, req, status, started, ended, attempts, extra FROM objects;\n"
+    "DROP TABLE objects;\n"
+    "ALTER TABLE objects_v2 RENAME TO objects;\n",
 };
 
 /* ------------------------------------------------------------------ store */
 
-/* An update waiting for flush: a copy of the object's state at update time. */
+/* The updates of one run waiting for flush: the journal records of its
+** objects, written at update time (a copy of their state then), and the
+** plan's state for the runs row. */
 typedef struct pending {
-  char id[WS_UUID_STRLEN + 1];
-  ws_objtype_t type;
-  ws_state_t state;
-  ws_reason_t reason; /* the plan */
-  char *attempts;     /* an action's, as json text (owned) */
+  char run_id[WS_UUID_STRLEN + 1];
+  char first[WS_UUID_STRLEN + 1]; /* the first object updated, for messages */
+  ws__text_t records;             /* "[rec,rec,...": closed by flush */
+  bool plan_changed;
+  ws_state_t plan_state;
+  ws_reason_t reason;
 } pending_t;
 
 typedef struct store {
@@ -169,13 +214,15 @@ typedef struct store {
   char *path;
   sqlite3_stmt *q[Q_COUNT];
   int last_rc; /* of the last SQLite error reported */
-  pending_t *pend;
+  pending_t *pend; /* one per run updated since the last flush; usually one */
   size_t npend, cappend;
+  size_t pending_bytes;
 } store_t;
 
+/* Forgets the updates; the buffers stay for the next ones. */
 static void pending_clear(store_t *s) {
-  for (size_t i = 0; i < s->npend; i++) free(s->pend[i].attempts);
   s->npend = 0;
+  s->pending_bytes = 0;
 }
 
 static int st_create(ws_store_t *, const ws_plan_t *, const json_t *, char *, size_t);
@@ -510,7 +557,7 @@ static int migrate(store_t *s, char *err, size_t errlen) {
 static void store_free(store_t *s) {
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
   if (s->db) sqlite3_close(s->db);
-  pending_clear(s);
+  for (size_t i = 0; i < s->cappend; i++) ws__text_free(&s->pend[i].records);
   free(s->pend);
   free(s->path);
   free(s);
@@ -625,76 +672,76 @@ char *ws_store_default_path(char *buf, size_t len) {
 
 /* ----------------------------------------------------------------- create */
 
-static json_t *extra_json(const ws_node_t *n) {
+#define PUT_LIT(t, lit) ws__text_put((t), (lit), sizeof(lit) - 1)
+
+/* The `extra` column of n, as JSON text (new string), or NULL. Written by
+** hand like the journal: it is made for every object of every run. */
+static char *extra_text(const ws_node_t *n) {
+  ws__text_t t = {0};
   switch (n->type) {
   case WS_OBJ_CHECKS: {
     const ws_checks_t *c = (const ws_checks_t *)n;
-    return json_pack("{s:s, s:f}", "kind", ws_checks_kind_name(c->kind), "delay", c->delay);
+    PUT_LIT(&t, "{\"kind\":");
+    ws__text_string(&t, ws_checks_kind_name(c->kind));
+    PUT_LIT(&t, ",\"delay\":");
+    ws__text_real(&t, c->delay);
+    break;
   }
   case WS_OBJ_BLOCK: {
     const ws_block_t *b = (const ws_block_t *)n;
-    json_t *tol;
-    if (b->tolerated.percent) {
-      char pct[32];
-      snprintf(pct, sizeof pct, "%d%%", (int)b->tolerated.count);
-      tol = json_string(pct);
-    } else {
-      tol = json_integer((json_int_t)b->tolerated.count);
-    }
-    return json_pack("{s:i, s:o, s:f, s:f, s:s}", "concurrency", b->concurrency,
-                     "tolerated_failures", tol, "entrance_delay", b->entrance_delay, "exit_delay",
-                     b->exit_delay, "stop", b->stop == WS_STOP_ACTION ? "action" : "sequence");
+    PUT_LIT(&t, "{\"concurrency\":");
+    ws__text_int(&t, b->concurrency);
+    PUT_LIT(&t, ",\"tolerated_failures\":");
+    if (b->tolerated.percent) ws__text_putc(&t, '"');
+    ws__text_int(&t, b->tolerated.count);
+    if (b->tolerated.percent) PUT_LIT(&t, "%\"");
+    PUT_LIT(&t, ",\"entrance_delay\":");
+    ws__text_real(&t, b->entrance_delay);
+    PUT_LIT(&t, ",\"exit_delay\":");
+    ws__text_real(&t, b->exit_delay);
+    PUT_LIT(&t, ",\"stop\":");
+    ws__text_string(&t, b->stop == WS_STOP_ACTION ? "action" : "sequence");
+    break;
   }
   case WS_OBJ_BATCH: {
     const ws_batch_t *b = (const ws_batch_t *)n;
     unsigned w = (unsigned)b->when < 4 ? (unsigned)b->when : 0;
-    return json_pack("{s:s, s:b}", "when", when_names[w], "fail_plan", b->fail_plan);
+    PUT_LIT(&t, "{\"when\":");
+    ws__text_string(&t, when_names[w]);
+    if (b->fail_plan) PUT_LIT(&t, ",\"fail_plan\":true");
+    else PUT_LIT(&t, ",\"fail_plan\":false");
+    break;
   }
   case WS_OBJ_ACTION: {
     const ws_action_t *a = (const ws_action_t *)n;
-    json_t *x = json_pack("{s:f, s:i}", "timeout", a->timeout, "retries", a->retries);
-    if (x && a->has_retry)
-      json_object_set_new(x, "retry",
-                          json_pack("{s:f, s:f, s:f, s:f}", "initial", a->retry.initial,
-                                    "multiplier", a->retry.multiplier, "jitter",
-                                    a->retry.jitter, "max", a->retry.max));
-    return x;
+    PUT_LIT(&t, "{\"timeout\":");
+    ws__text_real(&t, a->timeout);
+    PUT_LIT(&t, ",\"retries\":");
+    ws__text_int(&t, a->retries);
+    if (a->has_retry) {
+      PUT_LIT(&t, ",\"retry\":{\"initial\":");
+      ws__text_real(&t, a->retry.initial);
+      PUT_LIT(&t, ",\"multiplier\":");
+      ws__text_real(&t, a->retry.multiplier);
+      PUT_LIT(&t, ",\"jitter\":");
+      ws__text_real(&t, a->retry.jitter);
+      PUT_LIT(&t, ",\"max\":");
+      ws__text_real(&t, a->retry.max);
+      ws__text_putc(&t, '}');
+    }
+    break;
   }
   default: return NULL;
   }
-}
-
-static json_t *error_json(const ws_error_t *e) {
-  json_t *o = json_object();
-  json_object_set_new(o, "msg", json_string(e->msg ? e->msg : ""));
-  if (e->code) json_object_set_new(o, "code", json_string(e->code));
-  json_object_set_new(o, "permanent", json_boolean(e->permanent));
-  return o;
+  ws__text_putc(&t, '}');
+  return t.p;
 }
 
 /* An action's attempts as json text (new string). */
 static char *attempts_text(const ws_action_t *a) {
-  json_t *arr = json_array();
-  for (size_t i = 0; i < a->nattempts; i++) {
-    const ws_attempt_t *at = &a->attempts[i];
-    json_t *o = json_object();
-    json_object_set_new(o, "started", json_real(at->started));
-    if (at->ended > 0) json_object_set_new(o, "ended", json_real(at->ended));
-    json_object_set_new(o, "timed_out", json_boolean(at->timed_out));
-    if (at->interrupted) json_object_set_new(o, "interrupted", json_true());
-    if (at->resp) json_object_set(o, "resp", at->resp);
-    if (at->err) json_object_set_new(o, "err", error_json(at->err));
-    if (at->nlog) {
-      json_t *log = json_array();
-      for (size_t j = 0; j < at->nlog; j++)
-        json_array_append_new(log, json_string(at->log[j] ? at->log[j] : ""));
-      json_object_set_new(o, "log", log);
-    }
-    json_array_append_new(arr, o);
-  }
-  char *text = json_text(arr);
-  json_decref(arr);
-  return text;
+  ws__text_t t = {0};
+  ws__journal_attempts(&t, a);
+  return t.p;
 }
 
 typedef struct create_ctx {
@@ -711,9 +758,15 @@ static int insert_object(ws_node_t *n, void *ud) {
   sqlite3_stmt *q = s->q[Q_INS_OBJ];
   char *path = path_dup(n);
   char *req = NULL, *attempts = NULL, *extra = NULL;
-  json_t *x = extra_json(n);
   int res = 0;
 
+  if (n->pos != c->pos) { /* the journal names objects by pos */
+    res = fail(s, c->err, c->errlen,
+               "cannot record run %s: %s: the plan is not resolved (object %u is numbered %u): "
+               "resolve it before recording it",
+               c->run_id, path, (unsigned)c->pos, (unsigned)n->pos);
+    goto done;
+  }
   if (n->type == WS_OBJ_ACTION) {
     const ws_action_t *a = (const ws_action_t *)n;
     if (!a->plugin) {
@@ -724,11 +777,13 @@ static int insert_object(ws_node_t *n, void *ud) {
       goto done;
     }
     json_t *shown = ws_redacted(a->plugin->request, a->req);
-    req = json_text(shown);
+    ws__text_t t = {0};
+    ws__text_json(&t, shown);
+    req = t.p;
     json_decref(shown);
     attempts = attempts_text(a);
   }
-  extra = json_text(x);
+  extra = extra_text(n);
   sqlite3_bind_text(q, 1, n->id, -1, SQLITE_STATIC);
   sqlite3_bind_text(q, 2, c->run_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(q, 3, c->pos);
@@ -759,7 +814,6 @@ static int insert_object(ws_node_t *n, void *ud) {
   q_reset(q);
   c->pos++;
 done:
-  json_decref(x);
   free(extra);
   free(attempts);
   free(req);
@@ -810,47 +864,69 @@ static int st_create(ws_store_t *base, const ws_plan_t *p, const json_t *origin,
 
 /* ----------------------------------------------------------- update/flush */
 
+static pending_t *pending_for(store_t *s, const char *run_id) {
+  for (size_t i = 0; i < s->npend; i++)
+    if (memcmp(s->pend[i].run_id, run_id, WS_UUID_STRLEN) == 0) return &s->pend[i];
+  if (s->npend == s->cappend) {
+    size_t cap = s->cappend ? 2 * s->cappend : 4;
+    s->pend = ws__realloc(s->pend, cap * sizeof *s->pend);
+    memset(s->pend + s->cappend, 0, (cap - s->cappend) * sizeof *s->pend);
+    s->cappend = cap;
+  }
+  pending_t *u = &s->pend[s->npend++];
+  ws__text_t records = u->records; /* reused */
+  memset(u, 0, sizeof *u);
+  u->records = records;
+  u->records.len = 0;
+  memcpy(u->run_id, run_id, sizeof u->run_id);
+  return u;
+}
+
 static int st_update(ws_store_t *base, const ws_node_t *n, char *err, size_t errlen) {
   store_t *s = (store_t *)base;
   /* bounded memory for a host that flushes rarely: committing early is harmless */
-  if (s->npend >= MAX_PENDING && st_flush(base, err, errlen)) return -1;
-  if (s->npend == s->cappend) {
-    s->cappend = s->cappend ? 2 * s->cappend : 64;
-    s->pend = ws__realloc(s->pend, s->cappend * sizeof *s->pend);
+  if (s->pending_bytes >= MAX_PENDING && st_flush(base, err, errlen)) return -1;
+  const ws_node_t *root = n;
+  while (root->parent) root = root->parent;
+  pending_t *u = pending_for(s, root->id);
+  size_t before = u->records.len;
+  if (before == 0) {
+    memcpy(u->first, n->id, sizeof u->first);
+    ws__text_putc(&u->records, '[');
+  } else {
+    ws__text_putc(&u->records, ',');
   }
-  pending_t *u = &s->pend[s->npend++];
-  memcpy(u->id, n->id, sizeof u->id);
-  u->type = n->type;
-  u->state = n->state;
-  u->reason = n->type == WS_OBJ_PLAN ? ((const ws_plan_t *)n)->reason : WS_REASON_NONE;
-  u->attempts = n->type == WS_OBJ_ACTION ? attempts_text((const ws_action_t *)n) : NULL;
+  ws__journal_record(&u->records, n);
+  s->pending_bytes += u->records.len - before;
+  if (n->type == WS_OBJ_PLAN) {
+    u->plan_changed = true;
+    u->plan_state = n->state;
+    u->reason = ((const ws_plan_t *)n)->reason;
+  }
   return 0;
 }
 
-static int write_pending(store_t *s, const pending_t *u, char *err, size_t errlen) {
-  bool action = u->type == WS_OBJ_ACTION;
-  sqlite3_stmt *q = s->q[action ? Q_UPD_ACTION : Q_UPD_OBJ];
-  sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
-  bind_text(q, 2, ws_status_name(u->state.status));
-  sqlite3_bind_double(q, 3, u->state.started);
-  sqlite3_bind_double(q, 4, u->state.ended);
-  if (action) bind_text(q, 5, u->attempts);
-  int rc = sqlite3_step(q);
-  int changed = sqlite3_changes(s->db);
-  q_reset(q);
+static int write_pending(store_t *s, pending_t *u, char *err, size_t errlen) {
   char what[96];
-  snprintf(what, sizeof what, "cannot record object %s", u->id);
-  if (rc != SQLITE_DONE) return db_error(s, rc, what, err, errlen);
-  if (changed == 0)
+  snprintf(what, sizeof what, "cannot record the updates of run %s", u->run_id);
+  ws__text_putc(&u->records, ']');
+  sqlite3_stmt *q = s->q[Q_INS_JOURNAL];
+  sqlite3_bind_text(q, 1, u->run_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, u->records.p, (int)u->records.len, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  q_reset(q);
+  u->records.len--; /* the ']' again: kept updates can be added to */
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
     return fail(s, err, errlen, "cannot record object %s: it is not stored (create its run first)",
-                u->id);
-  if (u->type != WS_OBJ_PLAN) return 0;
+                u->first);
+  if (rc != SQLITE_DONE) return db_error(s, rc, what, err, errlen);
+  if (!u->plan_changed) return 0;
   q = s->q[Q_UPD_RUN];
-  sqlite3_bind_text(q, 1, u->id, -1, SQLITE_STATIC);
-  bind_text(q, 2, ws_status_name(u->state.status));
+  sqlite3_bind_text(q, 1, u->run_id, -1, SQLITE_STATIC);
+  bind_text(q, 2, ws_status_name(u->plan_state.status));
   bind_text(q, 3, ws_reason_name(u->reason));
-  sqlite3_bind_double(q, 4, u->state.started);
-  sqlite3_bind_double(q, 5, u->state.ended);
+  sqlite3_bind_double(q, 4, u->plan_state.started);
+  sqlite3_bind_double(q, 5, u->plan_state.ended);
   rc = sqlite3_step(q);
   q_reset(q);
   return rc == SQLITE_DONE ? 0 : db_error(s, rc, what, err, errlen);
@@ -876,60 +952,65 @@ static int st_flush(ws_store_t *base, char *err, size_t errlen) {
 
 /* ------------------------------------------------------------------- load */
 
-static json_t *attempt_get(const json_t *o, const char *k) { return json_object_get(o, k); }
-
-/* Rebuilds attempts from their json; -1 when it is not what attempts_text writes. */
+/* Rebuilds attempts from their json text; -1 when it is not what
+** attempts_text writes. */
 static int attempts_parse(const char *text, ws_attempt_t **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   if (!text) return 0;
   json_t *arr = json_loads(text, 0, NULL);
-  if (!json_is_array(arr)) {
-    json_decref(arr);
-    return -1;
-  }
-  size_t n = json_array_size(arr);
-  ws_attempt_t *v = n ? ws__calloc(n, sizeof *v) : NULL;
-  int res = 0;
-  size_t i;
-  for (i = 0; i < n && !res; i++) {
-    const json_t *o = json_array_get(arr, i);
-    ws_attempt_t *at = &v[i];
-    const json_t *started = attempt_get(o, "started"), *ended = attempt_get(o, "ended");
-    const json_t *resp = attempt_get(o, "resp"), *e = attempt_get(o, "err");
-    const json_t *log = attempt_get(o, "log");
-    if (!json_is_object(o) || !json_is_number(started) || (ended && !json_is_number(ended)) ||
-        (e && (!json_is_object(e) || !json_is_string(json_object_get(e, "msg")))) ||
-        (log && !json_is_array(log))) {
-      res = -1;
-      break;
-    }
-    at->started = json_number_value(started);
-    at->ended = ended ? json_number_value(ended) : 0;
-    at->timed_out = json_is_true(attempt_get(o, "timed_out"));
-    at->interrupted = json_is_true(attempt_get(o, "interrupted"));
-    if (resp) at->resp = json_incref((json_t *)resp);
-    if (e) {
-      at->err = ws__malloc(sizeof *at->err);
-      at->err->msg = ws__strdup(json_string_value(json_object_get(e, "msg")));
-      at->err->code = ws__strdup(json_string_value(json_object_get(e, "code")));
-      at->err->permanent = json_is_true(json_object_get(e, "permanent"));
-    }
-    for (size_t j = 0; j < json_array_size(log); j++) {
-      const char *line = json_string_value(json_array_get(log, j));
-      /* pushed like the engine does, so that it can go on appending */
-      ws__push((void ***)&at->log, &at->nlog, ws__strdup(line ? line : ""));
-    }
-  }
+  int res = arr ? ws__journal_attempts_parse(arr, out, nout) : -1;
   json_decref(arr);
-  if (res) { /* free what was built, as ws_plan_free would */
-    ws_action_t tmp = {.attempts = v, .nattempts = n};
-    ws__attempts_clear(&tmp);
-    return -1;
+  return res;
+}
+
+/* One journal record, checked: what read_journal hands on. */
+typedef struct record {
+  size_t pos;
+  ws_status_t status;
+  double started, ended;
+  const json_t *attempts; /* an action's (borrowed); NULL for other objects */
+} record_t;
+
+/* Calls fn(ud, &rec) for each journal record of run id, in the order they
+** were written. A record whose shape is wrong, or whose pos is not below
+** nobjs, makes the run corrupt: -1 with a message; fn's -1 stops the reading
+** (fn has written err). */
+static int read_journal(store_t *s, const char *id, size_t nobjs,
+                        int (*fn)(void *ud, const record_t *r, char *err, size_t errlen),
+                        void *ud, char *err, size_t errlen) {
+  sqlite3_stmt *q = s->q[Q_SEL_JOURNAL];
+  bind_text(q, 1, id);
+  int rc, res = 0;
+  while (!res && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    json_t *recs = json_loadb((const char *)sqlite3_column_blob(q, 0),
+                              (size_t)sqlite3_column_bytes(q, 0), 0, NULL);
+    if (!json_is_array(recs)) res = -1;
+    for (size_t i = 0; !res && i < json_array_size(recs); i++) {
+      const json_t *r = json_array_get(recs, i);
+      size_t n = json_array_size(r);
+      json_int_t pos = json_integer_value(json_array_get(r, 0));
+      record_t rec = {(size_t)pos, WS_NOT_STARTED, json_number_value(json_array_get(r, 2)),
+                      json_number_value(json_array_get(r, 3)),
+                      n == 5 ? json_array_get(r, 4) : NULL};
+      if (!json_is_array(r) || (n != 4 && n != 5) || !json_is_integer(json_array_get(r, 0)) ||
+          pos < 0 || (size_t)pos >= nobjs || !json_is_number(json_array_get(r, 2)) ||
+          !json_is_number(json_array_get(r, 3)) ||
+          status_of(json_string_value(json_array_get(r, 1)), &rec.status) ||
+          (rec.attempts && !json_is_array(rec.attempts)))
+        res = -1;
+      else if (fn(ud, &rec, err, errlen))
+        res = -2;
+    }
+    json_decref(recs);
   }
-  *out = v;
-  *nout = n;
-  return 0;
+  if (!res && rc != SQLITE_DONE) {
+    db_error(s, rc, "cannot read the run", err, errlen);
+    res = -2;
+  }
+  q_reset(q);
+  if (res == -1) return fail(s, err, errlen, "run %s: its journal is corrupt", id);
+  return res ? -1 : 0;
 }
 
 typedef struct staged {
@@ -938,6 +1019,37 @@ typedef struct staged {
   ws_attempt_t *attempts;
   size_t nattempts;
 } staged_t;
+
+/* st_load's journal overlay. */
+typedef struct load_overlay {
+  store_t *s;
+  const char *id;
+  ws_node_t **nodes;
+  staged_t *st;
+} load_overlay_t;
+
+static int load_record(void *ud, const record_t *r, char *err, size_t errlen) {
+  load_overlay_t *o = ud;
+  staged_t *g = &o->st[r->pos];
+  bool action = o->nodes[r->pos]->type == WS_OBJ_ACTION;
+  g->state.status = r->status;
+  g->state.started = r->started;
+  g->state.ended = r->ended;
+  if (!action && !r->attempts) return 0;
+  ws_attempt_t *atts;
+  size_t n;
+  if (!action || !r->attempts || ws__journal_attempts_parse(r->attempts, &atts, &n)) {
+    char *path = path_dup(o->nodes[r->pos]);
+    fail(o->s, err, errlen, "run %s: %s: its journal record is corrupt", o->id, path);
+    free(path);
+    return -1;
+  }
+  ws_action_t old = {.attempts = g->attempts, .nattempts = g->nattempts};
+  ws__attempts_clear(&old);
+  g->attempts = atts;
+  g->nattempts = n;
+  return 0;
+}
 
 typedef struct node_list {
   ws_node_t **v;
@@ -1080,6 +1192,10 @@ static int st_load(ws_store_t *base, const char *id_or_prefix, ws_plan_t *p, cha
                id, npath, ws_objtype_name(nodes.v[nrows]->type));
     free(npath);
   }
+  if (!res) {
+    load_overlay_t o = {s, id, nodes.v, st};
+    res = read_journal(s, id, nodes.n, load_record, &o, err, errlen);
+  }
   if (res) goto done;
 
   /* it matches: take the stored states */
@@ -1117,6 +1233,34 @@ static void set_str(json_t *o, const char *k, const char *v) {
 
 static void set_time(json_t *o, const char *k, double v) {
   if (v > 0) json_object_set_new(o, k, json_real(v));
+  else json_object_del(o, k);
+}
+
+/* Sets the state fields of result-shaped object o (of type `type`): status,
+** times, and for an action its attempts (stolen; NULL: none) and the resp or
+** err its status takes from the last attempt. */
+static void set_state(json_t *o, const char *type, const char *status, double started,
+                      double ended, json_t *atts) {
+  set_str(o, "status", status);
+  set_time(o, "started", started);
+  set_time(o, "ended", ended);
+  if (!type || strcmp(type, "action") != 0) {
+    json_decref(atts);
+    return;
+  }
+  if (!json_is_array(atts)) {
+    json_decref(atts);
+    atts = json_array();
+  }
+  json_object_set_new(o, "attempts", atts);
+  json_object_del(o, "resp");
+  json_object_del(o, "err");
+  json_t *last = json_array_get(atts, json_array_size(atts) - 1);
+  if (last && status && strcmp(status, "completed") == 0 && json_object_get(last, "resp"))
+    json_object_set(o, "resp", json_object_get(last, "resp"));
+  if (last && status && (strcmp(status, "failed") == 0 || strcmp(status, "stopped") == 0) &&
+      json_object_get(last, "err"))
+    json_object_set(o, "err", json_object_get(last, "err"));
 }
 
 /* The result-shaped object of one objects row. */
@@ -1128,9 +1272,6 @@ static json_t *row_json(sqlite3_stmt *q) {
   set_str(o, "name", col_text(q, 4));
   set_str(o, "descr", col_text(q, 5));
   set_str(o, "key", col_text(q, 6));
-  set_str(o, "status", col_text(q, 9));
-  set_time(o, "started", sqlite3_column_double(q, 10));
-  set_time(o, "ended", sqlite3_column_double(q, 11));
   json_t *extra = col_json(q, 13);
   if (json_is_object(extra)) json_object_update(o, extra);
   json_decref(extra);
@@ -1143,22 +1284,11 @@ static json_t *row_json(sqlite3_stmt *q) {
     set_str(o, "plugin", col_text(q, 7));
     json_t *req = col_json(q, 8);
     json_object_set_new(o, "req", req ? req : json_object());
-    json_t *atts = col_json(q, 12);
-    if (!json_is_array(atts)) {
-      json_decref(atts);
-      atts = json_array();
-    }
-    json_object_set_new(o, "attempts", atts);
-    json_t *last = json_array_get(atts, json_array_size(atts) - 1);
-    const char *st = col_text(q, 9);
-    if (last && st && strcmp(st, "completed") == 0 && json_object_get(last, "resp"))
-      json_object_set(o, "resp", json_object_get(last, "resp"));
-    if (last && st && (strcmp(st, "failed") == 0 || strcmp(st, "stopped") == 0) &&
-        json_object_get(last, "err"))
-      json_object_set(o, "err", json_object_get(last, "err"));
   } else {
     json_object_set_new(o, "actions", json_array()); /* checks, sequence, batch */
   }
+  set_state(o, type, col_text(q, 9), sqlite3_column_double(q, 10), sqlite3_column_double(q, 11),
+            col_json(q, 12));
   return o;
 }
 
@@ -1183,6 +1313,19 @@ static void attach(json_t *parent, const char *type, json_t *o) {
   json_array_append(arr, o);
 }
 
+/* st_get's journal overlay: the result-shaped objects by pos. */
+typedef struct get_overlay {
+  json_t **objs;
+} get_overlay_t;
+
+static int get_record(void *ud, const record_t *r, char *err, size_t errlen) {
+  WS__UNUSED(err), WS__UNUSED(errlen);
+  json_t *o = ((get_overlay_t *)ud)->objs[r->pos];
+  set_state(o, json_string_value(json_object_get(o, "type")), ws_status_name(r->status),
+            r->started, r->ended, r->attempts ? json_incref((json_t *)r->attempts) : NULL);
+  return 0;
+}
+
 static int st_get(ws_store_t *base, const char *id_or_prefix, json_t **out, char *err,
                   size_t errlen) {
   store_t *s = (store_t *)base;
@@ -1192,6 +1335,8 @@ static int st_get(ws_store_t *base, const char *id_or_prefix, json_t **out, char
   if (read_begin(s, err, errlen)) return -1;
   int res = resolve(s, id_or_prefix, id, err, errlen);
   json_t *run = NULL, *byid = json_object(), *plan = NULL;
+  json_t **bypos = NULL; /* borrowed from the tree */
+  size_t nobjs = 0;
   if (res) goto done;
 
   sqlite3_stmt *q = s->q[Q_SEL_RUN];
@@ -1235,11 +1380,16 @@ static int st_get(ws_store_t *base, const char *id_or_prefix, json_t **out, char
       attach(po, type, o);
     }
     if (oid) json_object_set(byid, oid, o);
+    ws__push((void ***)&bypos, &nobjs, o);
     json_decref(o);
   }
   if (!res && rc != SQLITE_DONE) res = db_error(s, rc, "cannot read the run", err, errlen);
   q_reset(q);
   if (!res && !plan) res = fail(s, err, errlen, "run %s has no objects", id);
+  if (!res) {
+    get_overlay_t o = {bypos};
+    res = read_journal(s, id, nobjs, get_record, &o, err, errlen);
+  }
   if (res) goto done;
   json_object_update(plan, run); /* group, origin, meta, reason, created, lease */
   *out = plan;
@@ -1247,6 +1397,7 @@ static int st_get(ws_store_t *base, const char *id_or_prefix, json_t **out, char
 
 done:
   read_end(s);
+  free(bypos);
   json_decref(plan);
   json_decref(run);
   json_decref(byid);

@@ -242,8 +242,31 @@ static json_t *result_json(const ws_plan_t *p) {
   return o;
 }
 
+/* json_equal, except that reals (times) need only agree to the microsecond:
+** that is what the store keeps. */
+static bool json_same(const json_t *a, const json_t *b) {
+  if (json_is_real(a) && json_is_real(b))
+    return fabs(json_real_value(a) - json_real_value(b)) <= 1e-6;
+  if (json_is_array(a) && json_is_array(b)) {
+    if (json_array_size(a) != json_array_size(b)) return false;
+    for (size_t i = 0; i < json_array_size(a); i++)
+      if (!json_same(json_array_get(a, i), json_array_get(b, i))) return false;
+    return true;
+  }
+  if (json_is_object(a) && json_is_object(b)) {
+    if (json_object_size(a) != json_object_size(b)) return false;
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)a, k, v) {
+      if (!json_same(v, json_object_get(b, k))) return false;
+    }
+    return true;
+  }
+  return json_equal(a, b);
+}
+
 static void assert_json_equal(const json_t *got, const json_t *want) {
-  if (json_equal(got, want)) return;
+  if (json_same(got, want)) return;
   char *g = json_dumps(got, JSON_INDENT(1) | JSON_SORT_KEYS);
   char *w = json_dumps(want, JSON_INDENT(1) | JSON_SORT_KEYS);
   FILE *f = fopen("/tmp/test_store.got.json", "w");
@@ -391,6 +414,13 @@ static json_t *get_run(ws_store_t *s, const char *id) {
   if (s->ops->get(s, id, &out, err, sizeof err)) fail_msg("get %s: %s", id, err);
   assert_non_null(out);
   return out;
+}
+
+/* The first action of the first sequence of the first block of result r. */
+static json_t *first_action(json_t *r) {
+  json_t *b = json_array_get(json_object_get(r, "blocks"), 0);
+  json_t *q = json_array_get(json_object_get(b, "sequences"), 0);
+  return json_array_get(json_object_get(q, "actions"), 0);
 }
 
 /* What get must give for p: its result, plus what only the store knows. */
@@ -596,7 +626,7 @@ static void a_rebuilt_plan_that_differs_is_refused(void **state) {
   ws_block_add_sequence(b, sq);
   ws_plan_add_block(q, b);
   assert_int_equal(s->ops->create(s, q, NULL, err, sizeof err), -1);
-  test_assert_contains(err, "b/s/a: the plan is not resolved");
+  test_assert_contains(err, "b: the plan is not resolved");
   json_t *runs = NULL;
   assert_int_equal(s->ops->list(s, 0, &runs, err, sizeof err), 0);
   assert_int_equal(json_array_size(runs), 1); /* nothing of it stayed */
@@ -778,32 +808,39 @@ static void updates_are_grouped_until_flush(void **state) {
   ws_plan_t *p = rich_plan(SAME);
   create_run(s, p);
   ws_action_t *a = p->blocks[0]->sequences[0]->actions[0];
-  snprintf(sql, sizeof sql, "SELECT status FROM objects WHERE id = '%s'", a->node.id);
 
   a->node.state.status = WS_RUNNING;
   a->node.state.started = 1000.5;
   assert_int_equal(s->ops->update(s, &a->node, err, sizeof err), 0);
   p->node.state.status = WS_RUNNING;
   assert_int_equal(s->ops->update(s, &p->node, err, sizeof err), 0);
-  char *st = raw_text(path, sql);
-  assert_string_equal(st, "not_started"); /* not yet */
-  free(st);
-  /* another process may write meanwhile: no lock is held between calls */
+  /* another store (another process) sees nothing yet, and may write meanwhile:
+  ** no lock is held between calls */
   ws_store_t *s2 = open_store(path);
+  json_t *got = get_run(s2, p->node.id);
+  assert_string_equal(json_string_value(json_object_get(first_action(got), "status")),
+                      "not_started");
+  assert_string_equal(json_string_value(json_object_get(got, "status")), "not_started");
+  json_decref(got);
   ws_plan_t *p2 = rich_plan(SAME);
   create_run(s2, p2);
-  s2->ops->close(s2);
   ws_plan_free(p2);
 
   assert_int_equal(s->ops->flush(s, err, sizeof err), 0);
-  st = raw_text(path, sql);
-  assert_string_equal(st, "running");
-  free(st);
+  got = get_run(s2, p->node.id);
+  assert_string_equal(json_string_value(json_object_get(first_action(got), "status")),
+                      "running");
+  json_decref(got);
   snprintf(sql, sizeof sql, "SELECT status FROM runs WHERE id = '%s'", p->node.id);
-  st = raw_text(path, sql);
+  char *st = raw_text(path, sql);
   assert_string_equal(st, "running");
   free(st);
+  /* one journal row per flush of a run, whatever the number of objects */
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM journal WHERE run_id = '%s'", p->node.id);
+  assert_int_equal(raw_int(path, sql), 1);
   assert_int_equal(s->ops->flush(s, err, sizeof err), 0); /* nothing to do */
+  assert_int_equal(raw_int(path, sql), 1);
+  s2->ops->close(s2);
 
   /* the last update of an object wins; close commits what is pending */
   a->node.state.status = WS_COMPLETED;
@@ -811,14 +848,8 @@ static void updates_are_grouped_until_flush(void **state) {
   assert_int_equal(s->ops->update(s, &a->node, err, sizeof err), 0);
   s->ops->close(s);
   s = open_store(path);
-  json_t *got = get_run(s, p->node.id);
-  json_t *ga = json_array_get(
-      json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(got, "blocks"),
-                                                                     0),
-                                                     "sequences"),
-                                     0),
-                      "actions"),
-      0);
+  got = get_run(s, p->node.id);
+  json_t *ga = first_action(got);
   assert_string_equal(json_string_value(json_object_get(ga, "status")), "completed");
   assert_true(json_real_value(json_object_get(ga, "started")) == 1000.5);
   assert_true(json_real_value(json_object_get(ga, "ended")) == 1001.25);
@@ -1025,7 +1056,7 @@ static void files_that_are_not_ours_are_refused(void **state) {
   assert_null(ws_store_sqlite_open(path, err, sizeof err));
   test_assert_contains(err, path);
   test_assert_contains(err, "was written by a newer version of Workstream (schema 99, this one "
-                            "knows 1)");
+                            "knows 2)");
 
   /* a place where no file can be made */
   assert_null(ws_store_sqlite_open("/proc/ws-store-test.db", err, sizeof err));
@@ -1056,17 +1087,101 @@ static void a_new_file_gets_our_schema(void **state) {
   ws_store_t *s = open_store(path);
   s->ops->close(s);
   assert_int_equal(raw_int(path, "PRAGMA application_id"), APPLICATION_ID);
-  assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+  assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
   char *mode = raw_text(path, "PRAGMA journal_mode");
   assert_string_equal(mode, "wal");
   free(mode);
   assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                 "('runs', 'objects')"),
-                   2);
+                                 "('runs', 'objects', 'journal')"),
+                   3);
   /* again: nothing to migrate */
   s = open_store(path);
   s->ops->close(s);
-  assert_int_equal(raw_int(path, "PRAGMA user_version"), 1);
+  assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+}
+
+/* Whatever bytes a plugin's error or log holds, what is stored reads back:
+** escaped, each byte of invalid UTF-8 replaced by U+FFFD. */
+static void any_text_is_stored_readably(void **state) {
+  (void)state;
+  char path[256], err[1024];
+  ws_store_t *s = open_store(in_tmp(path, sizeof path, "text.db"));
+  ws_plan_t *p = ws_plan_new("text", NULL);
+  ws_block_t *b = ws_block_new("b", NULL);
+  ws_sequence_t *sq = ws_sequence_new("s", NULL);
+  ws_sequence_add_action(sq, test_action("one", "test.work", "{\"name\": \"one\"}"));
+  ws_block_add_sequence(b, sq);
+  ws_plan_add_block(p, b);
+  resolve(p);
+  create_run(s, p);
+  ws_action_t *a = sq->actions[0];
+  a->node.state = (ws_state_t){WS_FAILED, 1000.000001, 1000.25};
+  a->attempts = calloc(1, sizeof *a->attempts);
+  a->nattempts = 1;
+  ws_attempt_t *at = &a->attempts[0];
+  *at = (ws_attempt_t){.started = 1000.000001, .ended = 1000.25};
+  at->err = calloc(1, sizeof *at->err);
+  at->err->msg = strdup("bad \xff\xfe byte, \"quote\" \\ tab\t nl\n ctl\x1f \xc3\xa9 \xe2\x82\xac");
+  at->err->code = strdup("E\x01");
+  at->log = calloc(1, sizeof *at->log);
+  at->log[0] = strdup("half a char: \xe2\x82");
+  at->nlog = 1;
+  assert_int_equal(s->ops->update(s, &a->node, err, sizeof err), 0);
+  assert_int_equal(s->ops->flush(s, err, sizeof err), 0);
+
+  json_t *got = get_run(s, p->node.id);
+  json_t *ga = first_action(got);
+  json_t *e = json_object_get(ga, "err");
+  assert_string_equal(json_string_value(json_object_get(e, "msg")),
+                      "bad \xef\xbf\xbd\xef\xbf\xbd byte, \"quote\" \\ tab\t nl\n ctl\x1f "
+                      "\xc3\xa9 \xe2\x82\xac");
+  assert_string_equal(json_string_value(json_object_get(e, "code")), "E\x01");
+  json_t *att = json_array_get(json_object_get(ga, "attempts"), 0);
+  assert_true(json_real_value(json_object_get(att, "started")) == 1000.000001);
+  assert_true(json_real_value(json_object_get(ga, "ended")) == 1000.25);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(att, "log"), 0)),
+                      "half a char: \xef\xbf\xbd\xef\xbf\xbd"); /* one per byte */
+  json_decref(got);
+  s->ops->close(s);
+  ws_plan_free(p);
+}
+
+/* A file of schema 1 (no journal; states updated in the objects rows) gets
+** the journal, and its runs read as they were. */
+static void a_version_1_file_is_migrated(void **state) {
+  (void)state;
+  char path[256], err[1024];
+  ws_store_t *s = open_store(in_tmp(path, sizeof path, "v1.db"));
+  ws_plan_t *p = rich_plan(SAME);
+  create_run(s, p);
+  s->ops->close(s);
+  /* make it a version 1 file holding a finished action, as version 1 wrote it */
+  ws_action_t *a = p->blocks[0]->sequences[0]->actions[0];
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "DROP TABLE journal; PRAGMA user_version = 1; UPDATE objects SET status = "
+           "'completed', started = 1000.5, ended = 1001.25, attempts = '[{\"started\": 1000.5, "
+           "\"ended\": 1001.25, \"timed_out\": false, \"resp\": {\"n\": 1}}]' WHERE id = '%s'",
+           a->node.id);
+  raw_exec(path, sql);
+
+  s = open_store(path);
+  assert_int_equal(raw_int(path, "PRAGMA user_version"), 2);
+  json_t *got = get_run(s, p->node.id);
+  json_t *ga = first_action(got);
+  assert_string_equal(json_string_value(json_object_get(ga, "status")), "completed");
+  assert_true(json_real_value(json_object_get(ga, "ended")) == 1001.25);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(ga, "resp"), "n")), 1);
+  json_decref(got);
+  /* and it goes on from there, through the journal */
+  a->node.state.status = WS_FAILED;
+  assert_int_equal(s->ops->update(s, &a->node, err, sizeof err), 0);
+  assert_int_equal(s->ops->flush(s, err, sizeof err), 0);
+  got = get_run(s, p->node.id);
+  assert_string_equal(json_string_value(json_object_get(first_action(got), "status")), "failed");
+  json_decref(got);
+  s->ops->close(s);
+  ws_plan_free(p);
 }
 
 static void the_default_path(void **state) {
@@ -1114,6 +1229,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_crashed_run_resumes_from_the_store, setup, teardown),
       cmocka_unit_test_setup_teardown(files_that_are_not_ours_are_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(a_new_file_gets_our_schema, setup, teardown),
+      cmocka_unit_test_setup_teardown(a_version_1_file_is_migrated, setup, teardown),
+      cmocka_unit_test_setup_teardown(any_text_is_stored_readably, setup, teardown),
       cmocka_unit_test(the_default_path),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

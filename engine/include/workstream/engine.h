@@ -86,6 +86,7 @@ struct ws_node {
   char *key;                   /* may be NULL; unique in a plan */
   ws_node_t *parent;
   ws_state_t state;
+  uint32_t pos; /* index in ws_plan_walk order, set by ws_plan_resolve (stores name objects by it) */
   bool unsaved; /* the engine's: changed since the store last recorded it */
 };
 
