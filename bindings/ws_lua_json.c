@@ -12,19 +12,40 @@
 
 #define MAX_DEPTH 64
 
+/* The path of the value being converted ("req.hosts[2]"): a chain of steps
+** on the C stack, written out only for an error message (every request is
+** converted, and formatting each step cost more than converting it). */
+typedef struct step {
+  const struct step *up;
+  const char *field; /* NULL: a list index */
+  lua_Integer index;
+} step_t;
+
 typedef struct conv {
   lua_State *L;
-  char path[512];
+  const char *root;
+  const step_t *top;
   char *err;
   size_t errlen;
   int depth;
 } conv_t;
 
+static size_t put_path(const conv_t *c, const step_t *s, char *buf, size_t len) {
+  if (!s) return (size_t)snprintf(buf, len, "%s", c->root);
+  size_t at = put_path(c, s->up, buf, len);
+  if (at >= len) return at;
+  int n = s->field ? snprintf(buf + at, len - at, "%s%s", at ? "." : "", s->field)
+                   : snprintf(buf + at, len - at, "[%lld]", (long long)s->index);
+  return n < 0 ? at : at + (size_t)n;
+}
+
 static json_t *fail(conv_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static json_t *fail(conv_t *c, const char *fmt, ...) {
+  char path[512];
+  put_path(c, c->top, path, sizeof path);
   va_list ap;
   va_start(ap, fmt);
-  int n = snprintf(c->err, c->errlen, "%s: ", c->path);
+  int n = snprintf(c->err, c->errlen, "%s: ", path);
   if (n >= 0 && (size_t)n < c->errlen) vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
   va_end(ap);
   return NULL;
@@ -54,7 +75,8 @@ static json_t *convert_table(conv_t *c, int idx) {
   bool strings, bad;
   lua_Integer n = list_length(L, idx, &strings, &bad);
   json_t *out = NULL;
-  size_t old = strlen(c->path);
+  step_t step = {c->top, NULL, 0};
+  c->top = &step;
   if (bad) {
     fail(c, "table keys must be all strings (a record or map) or 1..n (a list)");
   } else if (n > 0 && strings) {
@@ -64,7 +86,7 @@ static json_t *convert_table(conv_t *c, int idx) {
   } else if (n > 0) {
     out = json_array();
     for (lua_Integer i = 1; i <= n; i++) {
-      snprintf(c->path + old, sizeof c->path - old, "[%lld]", (long long)i);
+      step.index = i;
       lua_geti(L, idx, i);
       json_t *v = convert(c, lua_gettop(L));
       lua_pop(L, 1);
@@ -81,7 +103,7 @@ static json_t *convert_table(conv_t *c, int idx) {
     while (lua_next(L, idx)) {
       size_t klen;
       const char *k = lua_tolstring(L, -2, &klen); /* a string key: no conversion happens */
-      snprintf(c->path + old, sizeof c->path - old, "%s%s", old ? "." : "", k);
+      step.field = k; /* the key stays on the stack meanwhile */
       json_t *v = strlen(k) != klen ? fail(c, "a key holds a NUL byte") : convert(c, lua_gettop(L));
       lua_pop(L, 1);
       if (v && json_object_set_new(out, k, v) != 0) v = fail(c, "key is not valid UTF-8");
@@ -93,7 +115,7 @@ static json_t *convert_table(conv_t *c, int idx) {
       }
     }
   }
-  c->path[old] = '\0';
+  c->top = step.up;
   c->depth--;
   return out;
 }
@@ -120,8 +142,7 @@ static json_t *convert(conv_t *c, int idx) {
 
 json_t *ws_lua_tojson(lua_State *L, int idx, const char *root, char *err, size_t errlen) {
   if (lua_isnoneornil(L, idx)) return NULL;
-  conv_t c = {.L = L, .err = err, .errlen = errlen};
-  snprintf(c.path, sizeof c.path, "%s", root ? root : "");
+  conv_t c = {.L = L, .root = root ? root : "", .err = err, .errlen = errlen};
   luaL_checkstack(L, MAX_DEPTH * 2 + 8, "converting a value");
   return convert(&c, lua_absindex(L, idx));
 }

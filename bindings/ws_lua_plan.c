@@ -17,14 +17,22 @@ typedef struct builder {
   char *err;
   size_t errlen;
   const char *where; /* the object being read, for messages */
+  const char *leaf;  /* an action's name: the action is where/leaf (joined for messages only) */
 } builder_t;
+
+static const char *where_of(const builder_t *b, char buf[512]) {
+  if (!b->leaf) return b->where;
+  snprintf(buf, 512, "%s/%s", b->where, b->leaf);
+  return buf;
+}
 
 static int fail(builder_t *b, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(builder_t *b, const char *field, const char *fmt, ...) {
+  char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = snprintf(b->err, b->errlen, "%s: %s: ", b->where, field);
+  int n = snprintf(b->err, b->errlen, "%s: %s: ", where_of(b, buf), field);
   if (n >= 0 && (size_t)n < b->errlen) vsnprintf(b->err + n, b->errlen - (size_t)n, fmt, ap);
   va_end(ap);
   return -1;
@@ -117,7 +125,8 @@ static int read_action(builder_t *b, void *owner, add_action_fn add) {
   bool bad_req = !req && !lua_isnil(L, -1);
   lua_pop(L, 1);
   if (bad_req) {
-    snprintf(b->err, b->errlen, "%s: %s", b->where, why);
+    char buf[512];
+    snprintf(b->err, b->errlen, "%s: %s", where_of(b, buf), why);
     return -1;
   }
   if (req) {
@@ -138,19 +147,16 @@ static int read_actions(builder_t *b, void *owner, add_action_fn add) {
   lua_State *L = b->L;
   if (push_table(b, "actions", true) <= 0) return -1;
   lua_Integer n = luaL_len(L, -1);
-  const char *outer = b->where;
   int rc = 0;
   for (lua_Integer i = 1; i <= n && !rc; i++) {
     if (lua_geti(L, -1, i) != LUA_TTABLE) {
       rc = fail(b, "actions", "item %lld is not an action", (long long)i);
     } else {
-      char where[512];
-      lua_getfield(L, -1, "name");
-      snprintf(where, sizeof where, "%s/%s", outer, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+      /* the name string stays alive in the action's table meanwhile */
+      b->leaf = lua_getfield(L, -1, "name") == LUA_TSTRING ? lua_tostring(L, -1) : "?";
       lua_pop(L, 1);
-      b->where = where;
       rc = read_action(b, owner, add);
-      b->where = outer;
+      b->leaf = NULL;
     }
     lua_pop(L, 1);
   }
@@ -318,7 +324,7 @@ static int read_batch(builder_t *b, void *plan) {
 }
 
 ws_plan_t *ws_lua_toplan(lua_State *L, int idx, char *err, size_t errlen) {
-  builder_t b = {L, err, errlen, "plan"};
+  builder_t b = {L, err, errlen, "plan", NULL};
   if (!lua_istable(L, idx)) {
     snprintf(err, errlen, "expected a plan, got %s", luaL_typename(L, idx));
     return NULL;

@@ -1,9 +1,11 @@
 /*
 ** ws_types.c - the one validator for requests and responses.
 **
-** It walks a type and a json value together, building the field path as it
-** goes ("req.tags[2]"), fills defaults and normalises the two things Lua cannot
-** express exactly (an empty table, an integral float).
+** It walks a type and a json value together, fills defaults and normalises
+** the two things Lua cannot express exactly (an empty table, an integral
+** float). The path of the value being checked ("req.tags[2]") is a chain of
+** segments on the stack, written out only when there is an error to report:
+** a response is checked at every attempt, and most are fine.
 */
 #include <math.h>
 #include <stdio.h>
@@ -16,11 +18,31 @@ const ws_type_t ws_t_integer = {WS_T_INTEGER, NULL, NULL, NULL, NULL};
 const ws_type_t ws_t_number = {WS_T_NUMBER, NULL, NULL, NULL, NULL};
 const ws_type_t ws_t_boolean = {WS_T_BOOLEAN, NULL, NULL, NULL, NULL};
 
+/* One step of the path: a record field, a map key, or a list index. */
+typedef struct seg {
+  const struct seg *up;
+  const char *name; /* a field or key; NULL for a list index */
+  bool key;
+  size_t index; /* 1-based */
+} seg_t;
+
 typedef struct checker {
-  char path[512];
+  const char *root;
+  const seg_t *top;
   char *err;
   size_t errlen;
 } checker_t;
+
+static size_t put_path(const checker_t *c, const seg_t *s, char *buf, size_t len) {
+  if (!s) return (size_t)snprintf(buf, len, "%s", c->root);
+  size_t at = put_path(c, s->up, buf, len);
+  if (at >= len) return at;
+  int n;
+  if (!s->name) n = snprintf(buf + at, len - at, "[%zu]", s->index);
+  else if (s->key) n = snprintf(buf + at, len - at, "[\"%s\"]", s->name);
+  else n = snprintf(buf + at, len - at, "%s%s", at ? "." : "", s->name);
+  return n < 0 ? at : at + (size_t)n;
+}
 
 const char *ws_json_typename(const json_t *v) {
   switch (json_typeof(v)) {
@@ -38,9 +60,11 @@ const char *ws_json_typename(const json_t *v) {
 
 static int fail(checker_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(checker_t *c, const char *fmt, ...) {
+  char path[512];
+  put_path(c, c->top, path, sizeof path);
   va_list ap;
   va_start(ap, fmt);
-  int n = snprintf(c->err, c->errlen, "%s: ", c->path);
+  int n = snprintf(c->err, c->errlen, "%s: ", path);
   if (n >= 0 && (size_t)n < c->errlen) vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
   va_end(ap);
   return -1;
@@ -51,20 +75,16 @@ static int expected(checker_t *c, const ws_type_t *t, const json_t *v) {
   return fail(c, "expected %s, got %s", ws_type_describe(t, d, sizeof d), ws_json_typename(v));
 }
 
-/* Path segments are pushed and popped by remembering the old length. */
-static size_t path_push(checker_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static size_t path_push(checker_t *c, const char *fmt, ...) {
-  size_t old = strlen(c->path);
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(c->path + old, sizeof c->path - old, fmt, ap);
-  va_end(ap);
-  return old;
-}
-
-static void path_pop(checker_t *c, size_t old) { c->path[old] = '\0'; }
-
 static int check(checker_t *c, const ws_type_t *t, json_t **slot);
+
+/* Checks *slot under path segment s; *slot may be replaced (normalised). */
+static int check_in(checker_t *c, seg_t *s, const ws_type_t *t, json_t **slot) {
+  s->up = c->top;
+  c->top = s;
+  int rc = check(c, t, slot);
+  c->top = s->up;
+  return rc;
+}
 
 static int check_list(checker_t *c, const ws_type_t *t, json_t **slot) {
   if (json_is_object(*slot) && json_object_size(*slot) == 0) {
@@ -73,11 +93,11 @@ static int check_list(checker_t *c, const ws_type_t *t, json_t **slot) {
   }
   if (!json_is_array(*slot)) return expected(c, t, *slot);
   for (size_t i = 0; i < json_array_size(*slot); i++) {
-    json_t *e = json_incref(json_array_get(*slot, i));
-    size_t old = path_push(c, "[%zu]", i + 1);
-    int rc = check(c, t->elem, &e);
-    path_pop(c, old);
-    json_array_set_new(*slot, i, e);
+    json_t *was = json_array_get(*slot, i), *e = json_incref(was);
+    seg_t s = {.index = i + 1};
+    int rc = check_in(c, &s, t->elem, &e);
+    if (e != was) json_array_set_new(*slot, i, e);
+    else json_decref(e);
     if (rc) return rc;
   }
   return 0;
@@ -93,10 +113,10 @@ static int check_map(checker_t *c, const ws_type_t *t, json_t **slot) {
   json_t *v;
   json_object_foreach(*slot, k, v) {
     json_t *e = json_incref(v);
-    size_t old = path_push(c, "[\"%s\"]", k);
-    int rc = check(c, t->elem, &e);
-    path_pop(c, old);
-    json_object_set_new(*slot, k, e);
+    seg_t s = {.name = k, .key = true};
+    int rc = check_in(c, &s, t->elem, &e);
+    if (e != v) json_object_set_new(*slot, k, e);
+    else json_decref(e);
     if (rc) return rc;
   }
   return 0;
@@ -128,19 +148,15 @@ static int check_record(checker_t *c, const ws_type_t *t, json_t **slot) {
     }
   }
   for (const ws_field_t *f = t->fields; f && f->name; f++) {
-    size_t old = path_push(c, "%s%s", c->path[0] ? "." : "", f->name);
-    json_t *e = json_object_get(*slot, f->name);
-    int rc;
-    if (e) {
-      json_incref(e);
-      rc = check(c, f->type, &e);
-      json_object_set_new(*slot, f->name, e);
+    seg_t s = {.name = f->name};
+    json_t *was = json_object_get(*slot, f->name), *e = json_incref(was);
+    /* absent (NULL): optional and default decide */
+    int rc = check_in(c, &s, f->type, &e);
+    if (e != was) {
+      if (e) json_object_set_new(*slot, f->name, e);
     } else {
-      e = NULL;
-      rc = check(c, f->type, &e); /* absent: optional and default decide */
-      if (!rc && e) json_object_set_new(*slot, f->name, e);
+      json_decref(e);
     }
-    path_pop(c, old);
     if (rc) return rc;
   }
   return 0;
@@ -201,10 +217,7 @@ static int check(checker_t *c, const ws_type_t *t, json_t **slot) {
 
 int ws_type_check(const ws_type_t *t, json_t **slot, const char *root, char *err,
                   size_t errlen) {
-  checker_t c;
-  snprintf(c.path, sizeof c.path, "%s", root ? root : "");
-  c.err = err;
-  c.errlen = errlen;
+  checker_t c = {root ? root : "", NULL, err, errlen};
   if (errlen) err[0] = '\0';
   return check(&c, t, slot);
 }
