@@ -48,7 +48,10 @@ static void set_node(lua_State *L, const ws_node_t *n) {
 }
 
 static void push_attempt(lua_State *L, const ws_attempt_t *at) {
-  lua_createtable(L, 0, 5);
+  /* sized exactly: a hash part rounds up to a power of two, and a run of 10^6
+  ** actions has 10^6 of these */
+  int nfields = 2 + (at->resp != NULL) + (at->err != NULL) + (at->ended > 0) + (at->nlog > 0);
+  lua_createtable(L, 0, nfields);
   if (at->resp) {
     ws_lua_pushjson(L, at->resp);
     lua_setfield(L, -2, "resp");

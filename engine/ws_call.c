@@ -46,6 +46,8 @@ static void call_finish(ws__work_t *w) {
       call->resp = NULL;
       call->err = ws__error_new(true, "bad_response", "plugin \"%s\" returned a bad response: %s",
                                 call->def->name, why);
+    } else {
+      ws__json_share_empty(&call->resp);
     }
   }
   call->done(call, call->done_ud);

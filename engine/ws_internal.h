@@ -28,6 +28,16 @@ void ws__attempts_clear(ws_action_t *a);
 /* Appends p to a growable array of pointers. */
 void ws__push(void ***arr, size_t *n, void *p);
 
+/* A new reference to one shared, empty json object, for the empty requests
+** and responses of checked calls (most are {}: 200 bytes each otherwise).
+** Never changed: only values that have passed their type check (which may
+** add defaults) are swapped for it, by ws__json_share_empty. */
+json_t *ws__json_empty(void);
+/* If *v is an empty object, makes it the shared one; unshare gives the
+** shared one back for a new empty object, before a check may fill it in. */
+void ws__json_share_empty(json_t **v);
+void ws__json_unshare_empty(json_t **v);
+
 ws_error_t *ws__error_new(bool permanent, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 ws_error_t *ws__error_newv(bool permanent, const char *code, const char *fmt, va_list ap);

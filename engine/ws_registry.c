@@ -291,6 +291,7 @@ static int resolve_node(ws_node_t *n, void *ud) {
     return -1;
   }
   char why[512];
+  ws__json_unshare_empty(&a->req); /* resolved before: the check may add defaults */
   if (ws_request_check(def, &a->req, "req", why, sizeof why)) {
     snprintf(rs->err, rs->errlen, "%s: %s", where(n, buf), why);
     return -1;
@@ -307,6 +308,7 @@ static int resolve_node(ws_node_t *n, void *ud) {
     snprintf(rs->err, rs->errlen, "%s: %s", where(n, buf), why);
     return -1;
   }
+  ws__json_share_empty(&a->req);
   a->plugin = def;
   if (!a->nsecrets) ws__collect_secrets(a);
   return 0;

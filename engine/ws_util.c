@@ -4,6 +4,7 @@
 ** The engine treats out-of-memory as fatal: a half-recorded run is worse than
 ** a clear abort, and every allocation site stays simple.
 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,28 @@ char *ws__asprintf(const char *fmt, ...) {
   char *s = ws__vasprintf(fmt, ap);
   va_end(ap);
   return s;
+}
+
+static json_t *empty;
+static pthread_once_t empty_once = PTHREAD_ONCE_INIT;
+static void empty_init(void) { empty = json_object(); }
+
+json_t *ws__json_empty(void) {
+  pthread_once(&empty_once, empty_init);
+  return json_incref(empty);
+}
+
+void ws__json_share_empty(json_t **v) {
+  if (!json_is_object(*v) || json_object_size(*v) != 0) return;
+  json_t *shared = ws__json_empty();
+  json_decref(*v);
+  *v = shared;
+}
+
+void ws__json_unshare_empty(json_t **v) {
+  if (!empty || *v != empty) return;
+  json_decref(*v);
+  *v = json_object();
 }
 
 void ws__push(void ***arr, size_t *n, void *p) {
