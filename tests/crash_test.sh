@@ -2,10 +2,17 @@
 # Crash consistency: kill -9 a running wsrun at many instants, resume it each
 # time, and check that the run completes, every step ran, no step whose
 # completion was committed ran again, and at most one extra run per crash.
-#   WSRUN=... sh crash_test.sh [KILLS]     (run from tests/)
+#   WSRUN=... sh crash_test.sh [KILLS [MODE]]     (run from tests/)
+# MODE "time" (default): kill -9 at instants 20-180 ms into each resume.
+# MODE "commit": each resume kills itself in the middle of a SQLite commit
+# (at its k-th write to the WAL, k varying; needs KILL_AT_WRITE, the path of
+# tests/fault/kill_at_write.c built as a shared object).
 set -u
 : "${WSRUN:?set WSRUN to the wsrun binary}"
 kills=${1:-20}
+mode=${2:-time}
+[ "$mode" = time ] || [ "$mode" = commit ] || { echo "unknown mode $mode"; exit 2; }
+[ "$mode" = time ] || [ -f "${KILL_AT_WRITE:-}" ] || { echo "set KILL_AT_WRITE"; exit 2; }
 n=80
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -27,16 +34,34 @@ i=0
 while [ $crashes -lt $kills ]; do
   i=$((i + 1))
   [ $i -le $((kills * 3)) ] || fail "only $crashes crashes in $i tries"
-  # a different instant each time: 20 to 180 ms into the run
-  sleep "0.$(printf '%03d' $(( (i * 37) % 160 + 20 )))"
-  if kill -9 $pid 2>/dev/null; then
+  if [ "$mode" = commit ] && [ $i -gt 1 ]; then
     wait $pid 2>/dev/null
-    crashes=$((crashes + 1))
+    rc=$?
+    if [ $rc -eq 137 ]; then
+      crashes=$((crashes + 1))
+    else
+      grep -q "completed in" "$tmp/out" && break # it finished before its kill
+      fail "resume ended with $rc without being killed: $(cat "$tmp/out")"
+    fi
   else
-    wait $pid 2>/dev/null
-    grep -q "completed in" "$tmp/out" && break # it finished before this kill
+    # a different instant each time: 20 to 180 ms into the run
+    sleep "0.$(printf '%03d' $(( (i * 37) % 160 + 20 )))"
+    if kill -9 $pid 2>/dev/null; then
+      wait $pid 2>/dev/null
+      crashes=$((crashes + 1))
+    else
+      wait $pid 2>/dev/null
+      grep -q "completed in" "$tmp/out" && break # it finished before this kill
+    fi
   fi
-  "$WSRUN" --db "$db" resume "$id" >"$tmp/out" 2>&1 &
+  if [ "$mode" = commit ]; then
+    # the k-th write to the WAL: early (a lease, the first state changes) to
+    # late (well into the steps); each commit writes a few frames
+    LD_PRELOAD="$KILL_AT_WRITE" WS_KILL_AT_WRITE=$(( (i * 7) % 45 + 1 )) \
+      "$WSRUN" --db "$db" resume "$id" >"$tmp/out" 2>&1 &
+  else
+    "$WSRUN" --db "$db" resume "$id" >"$tmp/out" 2>&1 &
+  fi
   pid=$!
 done
 wait $pid
