@@ -1,5 +1,6 @@
 #!/bin/sh
 # Installs what only the tests need, beyond scripts/install-deps.sh: Chromium,
-# run headless by the HTML report's end-to-end test (tests/report_test.sh).
+# run headless by the HTML report's end-to-end test (tests/report_test.sh), and
+# valgrind, under which the memcheck tests run (tests/CMakeLists.txt).
 set -eu
-exec "$(dirname "$0")/install-deps.sh" chromium
+exec "$(dirname "$0")/install-deps.sh" chromium valgrind
