@@ -164,6 +164,45 @@ case_forced_stop_by_signal() {
 
 last_id() { "$WSRUN" list | awk 'NR==2 {print $1}'; }
 
+# 10^4 ws.exec actions leave no file descriptor open and no child behind.
+case_no_fd_or_child_leaks() {
+  run plans/leaks.lua "$tmp" 10000 50
+  expect_code 0
+  expect_out "actions: 10002 completed"
+  before=$(cat "$tmp/before.fds") after=$(cat "$tmp/after.fds")
+  [ "$after" -le "$before" ] || fail "open descriptors: $before before 10^4 commands, $after after"
+  [ "$(cat "$tmp/after.children")" -eq 1 ] || fail "children left: $(cat "$tmp/after.children") (1 is the probe)"
+}
+
+# SIGINT or SIGTERM at any instant of a run leaves it stopped and resumable;
+# a graceful stop interrupts nothing, so resuming runs every step exactly once.
+case_signals_at_any_moment() {
+  for i in 1 2 3 4 5 6 7 8; do
+    rm -f "$tmp/log" "$tmp/deferred"
+    db="$tmp/sig$i.db"
+    "$WSRUN" --db "$db" plans/steps.lua "$tmp" 30 3 >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    id=""
+    while [ -z "$id" ]; do
+      sleep 0.01
+      id=$("$WSRUN" --db "$db" list 2>/dev/null | awk 'NR==2 {print $1}')
+    done
+    sleep "0.$(printf '%03d' $(( (i * 53) % 250 )))"
+    sig=INT; [ $((i % 2)) -eq 0 ] && sig=TERM
+    kill -$sig $pid
+    wait $pid; code=$?
+    if [ $code -eq 0 ]; then continue; fi # it had finished
+    expect_code 1
+    "$WSRUN" --db "$db" show "$id" >"$tmp/show" 2>&1
+    grep -q "^plan steps: stopped" "$tmp/show" || fail "after SIG$sig: $(head -3 "$tmp/show")"
+    run --db "$db" resume "$id"
+    expect_code 0
+    for s in $(seq 1 30); do
+      [ "$(grep -cx "$s" "$tmp/log")" -eq 1 ] || fail "after SIG$sig and resume, step $s ran $(grep -cx "$s" "$tmp/log") times"
+    done
+  done
+}
+
 case_list_and_show() {
   run plans/good.lua "$tmp"
   expect_code 0

@@ -1,0 +1,27 @@
+-- For the resource test: N runs of `true` (concurrency C) between two probes
+-- that write what the wsrun process holds: its open file descriptors and its
+-- child processes (the probe itself is one).
+--   wsrun leaks.lua DIR N C
+local ws = require "workstream"
+local dir, n, conc = assert(arg[1], "DIR"), tonumber(arg[2] or "100"), tonumber(arg[3] or "10")
+
+local function probe(name)
+  return ws.block{ name = name, sequences = { ws.seq{ name = name, actions = {
+    ws.action{ name = "probe", plugin = "ws.exec", req = { argv = { "sh", "-c",
+      'ls /proc/$PPID/fd | wc -l > "$1/$2.fds"; ps -o pid= --ppid $PPID | wc -l > "$1/$2.children"',
+      "sh", dir, name } } },
+  } } } }
+end
+
+local seqs = {}
+for i = 1, n do
+  seqs[i] = ws.seq{ name = "s" .. i, actions = {
+    ws.action{ name = "true", plugin = "ws.exec", req = { argv = { "true" } } },
+  } }
+end
+
+return ws.plan{ name = "leaks", blocks = {
+  probe("before"),
+  ws.block{ name = "spawn", concurrency = conc, sequences = seqs },
+  probe("after"),
+} }
