@@ -6,7 +6,8 @@
 ** of its plugins or none of them, and a file that fails is unloaded again. A
 ** file that loaded stays loaded for the life of the process: definitions,
 ** their types and their functions live in it, and registries and plans point
-** at them.
+** at them. ws_plugin_open opens a library the same way but only hands back
+** one of its definitions (a built-in's implementation, loaded on first use).
 **
 ** Plugins do not link the engine: the host process provides ws_call_* and the
 ** types. Two things make sure it can:
@@ -85,9 +86,11 @@ static void dl_failure(const char *path, const char *file, char *err, size_t err
   snprintf(err, errlen, "%s: %s%s", path, msg, hint);
 }
 
-int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errlen) {
-  char why[512];
-
+/* Opens a plugin library and reads its definitions: the entry point, the ABI
+** it reports and that of each definition. 0 with the library and its array,
+** or -1 with a message that starts with the path (the library is closed). */
+static int open_library(const char *path, void **libp, const ws_plugin_def_t *const **defsp,
+                        size_t *np, char *err, size_t errlen) {
   if (!path || !*path) {
     snprintf(err, errlen, "plugin library: empty path");
     return -1;
@@ -143,15 +146,43 @@ int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errle
                path, defs[i]->name ? defs[i]->name : "?", defs[i]->abi, WS_PLUGIN_ABI);
       goto fail;
     }
-  if (ws__registry_add_all(r, defs, n, why, sizeof why)) {
-    snprintf(err, errlen, "%s: %s", path, why);
-    goto fail;
-  }
-  return 0; /* lib stays loaded: the registry points into it */
+  *libp = lib;
+  *defsp = defs;
+  *np = n;
+  return 0;
 
 fail:
   dlclose(lib);
   return -1;
+}
+
+int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errlen) {
+  char why[512];
+  void *lib;
+  const ws_plugin_def_t *const *defs;
+  size_t n;
+
+  if (open_library(path, &lib, &defs, &n, err, errlen)) return -1;
+  if (ws__registry_add_all(r, defs, n, why, sizeof why)) {
+    snprintf(err, errlen, "%s: %s", path, why);
+    dlclose(lib);
+    return -1;
+  }
+  return 0; /* lib stays loaded: the registry points into it */
+}
+
+const ws_plugin_def_t *ws_plugin_open(const char *path, const char *name, char *err,
+                                      size_t errlen) {
+  void *lib;
+  const ws_plugin_def_t *const *defs;
+  size_t n;
+
+  if (open_library(path, &lib, &defs, &n, err, errlen)) return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (defs[i]->name && strcmp(defs[i]->name, name) == 0) return defs[i]; /* lib stays */
+  snprintf(err, errlen, "%s: does not define the plugin \"%s\"", path, name);
+  dlclose(lib);
+  return NULL;
 }
 
 /* ---------------------------------------------------------- search path */

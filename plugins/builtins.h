@@ -32,7 +32,11 @@ extern const ws_plugin_def_t ws_plugin_check_exec;
 /* "ws.check.tcp" (check): passes when a TCP connection to host:port is established. */
 extern const ws_plugin_def_t ws_plugin_check_tcp;
 
-/* "ws.check.http" (check): passes when a GET of url gives the expected status (and body text). */
+/* "ws.check.http" (check): passes when a GET of url gives the expected status (and body text).
+** Only its definition is built in; its libcurl transfers are a module,
+** ws_check_http.so, loaded by the first attempt (check_http.c says where it
+** is looked for). Like an external plugin, the module takes the engine from
+** the host, which must export it (ws_plugin_host in engine/CMakeLists.txt). */
 extern const ws_plugin_def_t ws_plugin_check_http;
 
 #ifdef __cplusplus

@@ -28,48 +28,56 @@
 **               retryable  GET http://h/x: <curl's error text>
 **   "url"       permanent  curl refused the URL
 **   "cancelled" retryable  the engine cancelled the attempt (timeout, stop)
+**   "module"    permanent  the libcurl module could not be loaded (its path and why)
 **   "bad_request" permanent a request that skipped validation (defensive)
 ** A password in the URL is shown as "xxx" in messages.
 **
-** Design: libcurl's multi interface, driven by the engine's libuv loop.
-** Each loop gets one curl multi handle, created with its first transfer and
-** released with its last one (nothing stays on the loop between runs, so
-** the host can close it). CURLMOPT_SOCKETFUNCTION maps curl's sockets onto
-** uv_poll_t handles, CURLMOPT_TIMERFUNCTION onto one uv_timer_t; both call
-** curl_multi_socket_action, then finished transfers are collected with
-** curl_multi_info_read. Nothing blocks the loop: name resolution runs on
-** curl's resolver thread, and CURLOPT_QUICK_EXIT keeps a cancel from
-** waiting for a resolution in progress. Cancel removes the easy handle from
-** the multi (curl closes its connection at once) and completes the call.
-** The registry of multi handles is shared by every loop of the process and
-** guarded by a mutex; a multi handle itself is used only on its loop.
+** Design: this file is the definition, in the core: name, types and
+** validation, all without libcurl, so that listing plugins, `--check` and
+** building a plan cost nothing of it. libcurl and its dozens of libraries
+** (TLS, Kerberos, LDAP...) would otherwise be loaded by every start of the
+** host. The transfers are done by a module of their own, ws_check_http.so
+** (check_http_curl.c), opened with ws_plugin_open when an attempt first
+** starts and kept for the life of the process. It is found next to the
+** other installed files, relative to the object that contains this code:
+**   - an executable (wsrun, a test program) in <prefix>/bin:
+**       <prefix>/bin/<WS_HTTP_MODULE_FROM_BIN>
+**   - the Lua module in <prefix>/lib/lua/5.4/workstream/core.so:
+**       <that directory>/<WS_HTTP_MODULE_FROM_LUA>
+** (both relative paths come from CMake); $WS_CHECK_HTTP_MODULE, when set,
+** names the module instead. The place is worked out at registration, so a
+** later chdir cannot change what a relative path of the Lua module means.
+** Loading is retried at each start until it succeeds: an attempt that
+** cannot load it fails permanently, saying which file and why.
 */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem */
-#endif
+#define _GNU_SOURCE /* dladdr1, dlinfo, strcasecmp */
 
-#include <errno.h>
-#include <signal.h>
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <link.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <uv.h>
 
 #include "builtins.h"
-#include "utf8.h"
+#include "workstream/engine.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
 
-#define HTTP_BODY_CAP (64 * 1024) /* body bytes kept in the response */
-#define HTTP_EXCERPT_MAX 300      /* body bytes quoted in the log of a failed check */
-#define HTTP_SHOWN_MAX 200        /* bytes of `contains` quoted in a message */
-#define HTTP_USER_AGENT "workstream ws.check.http"
+#ifndef WS_HTTP_MODULE_FROM_BIN
+#error "WS_HTTP_MODULE_FROM_BIN must give the module's path relative to <prefix>/bin"
+#endif
+#ifndef WS_HTTP_MODULE_FROM_LUA
+#error "WS_HTTP_MODULE_FROM_LUA must give the module's path relative to core.so's directory"
+#endif
+
+#define HTTP_MODULE_ENV "WS_CHECK_HTTP_MODULE"
 
 /* ------------------------------------------------------------------ types */
 
@@ -98,84 +106,85 @@ static const ws_field_t http_response_fields[] = {
 };
 static const ws_type_t http_response_type = WS_RECORD(http_response_fields);
 
-/* ------------------------------------------------------------------ state */
+/* ------------------------------------------------------------ validation */
 
-typedef struct http_multi http_multi_t;
-typedef struct http_xfer http_xfer_t;
+/* Bytes curl refuses in a host name, as written or percent-encoded (it takes
+** the rest, UTF-8 included, for IDN). */
+#define HTTP_HOST_REFUSED " /:#?!@{}[]\\$'\"^`*<>=;,+&()%"
 
-/* One socket of curl's, watched by a poll handle. */
-typedef struct http_sock {
-  uv_poll_t poll;
-  http_multi_t *m;
-  curl_socket_t fd;
-  struct http_sock *prev, *next; /* in m->socks while open */
-} http_sock_t;
-
-/* The curl multi handle of one loop. */
-struct http_multi {
-  uv_loop_t *loop;
-  CURLM *curlm;        /* NULL once released */
-  uv_timer_t timer;    /* curl's timeout */
-  http_xfer_t *xfers;  /* transfers in the multi */
-  unsigned nxfers;
-  unsigned live;       /* handles not yet closed: the timer and the socks */
-  bool released;       /* out of the registry; freed when live reaches 0 */
-  http_sock_t *socks;
-  http_multi_t *next;  /* the registry */
-};
-
-/* One attempt: one easy handle. */
-struct http_xfer {
-  ws_call_t *call;
-  http_multi_t *m;
-  http_xfer_t *prev, *next; /* in m->xfers */
-  CURL *easy;
-  struct curl_slist *headers;
-  char *url_shown; /* the URL for messages, password hidden */
-  long expect;     /* the expected status */
-
-  const char *contains; /* borrowed from the request (valid until completion) */
-  size_t contains_len;
-  bool found;
-  char *carry;      /* the last contains_len - 1 bytes seen, for matches across chunks */
-  size_t carry_len;
-  char *window;     /* scratch: carry + the start of a chunk */
-
-  char *body;       /* the kept bytes: body[0..len) */
-  size_t len, size;
-  bool truncated;   /* more bytes came than were kept */
-  bool stopped;     /* we stopped reading on purpose (nothing more needed) */
-  bool oom;
-  uint64_t t0;
-  char errbuf[CURL_ERROR_SIZE];
-};
-
-/* ------------------------------------------------------- global state */
-
-static uv_once_t http_once = UV_ONCE_INIT;
-static CURLcode http_global_rc = CURLE_FAILED_INIT;
-static int http_lock_rc = -1;
-static uv_mutex_t http_lock;          /* guards http_multis */
-static http_multi_t *http_multis;     /* one per loop with transfers */
-
-static void http_global_init(void) {
-  http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-  http_lock_rc = uv_mutex_init(&http_lock);
+static int http_hex(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
 }
 
-/* ------------------------------------------------------------ validation */
+/* A host name in [p, end): no refused byte, "%XX" decoded first. */
+static bool http_host_ok(const char *p, const char *end) {
+  for (; p < end; p++) {
+    unsigned char c = (unsigned char)*p;
+
+    if (c == '%') {
+      if (end - p < 3 || http_hex(p[1]) < 0 || http_hex(p[2]) < 0)
+        return false;
+      c = (unsigned char)(http_hex(p[1]) * 16 + http_hex(p[2]));
+      p += 2;
+      if (c <= 0x20 || c == 0x7f)
+        return false;
+    }
+    if (strchr(HTTP_HOST_REFUSED, (char)c) != NULL)
+      return false;
+  }
+  return true;
+}
 
 static bool http_is_tchar(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
-/* The URL's problem in err ("req.url: ..."), or 0. */
+/* "[v6]" or "[v6%zone]" (the zone possibly written "%25zone"), the brackets
+** included in [p, end). */
+static bool http_ipv6_ok(const char *p, const char *end) {
+  char addr[INET6_ADDRSTRLEN];
+  struct in6_addr bin;
+  const char *close = end - 1, *zone;
+  size_t n;
+
+  if (end - p < 4 || *close != ']')
+    return false;
+  p++;
+  n = strspn(p, "0123456789abcdefABCDEF:.");
+  zone = p + n;
+  if (zone > close)
+    zone = close;
+  if (zone < close) {
+    const char *z = zone + 1;
+
+    if (*zone != '%')
+      return false;
+    if (close - z > 2 && strncmp(z, "25", 2) == 0)
+      z += 2;
+    if (close - z < 1 || close - z > 15)
+      return false;
+  }
+  if ((size_t)(zone - p) >= sizeof addr)
+    return false;
+  memcpy(addr, p, (size_t)(zone - p));
+  addr[zone - p] = '\0';
+  return inet_pton(AF_INET6, addr, &bin) == 1;
+}
+
+/* The URL's problem in err ("req.url: ..."), or 0. What curl would refuse to
+** parse, by its rules: http or https, a host, a port up to 65535, no space
+** or control character anywhere. The module parses the URL with curl again
+** before each transfer. */
 static int http_check_url(const char *url, size_t len, char *err, size_t errlen) {
-  CURLU *u;
-  CURLUcode rc;
-  char *scheme = NULL, *host = NULL;
-  int bad = 0;
+  const char *sep, *auth, *end, *host, *hend, *port, *at, *p;
+  size_t slen;
 
   if (len == 0) {
     snprintf(err, errlen, "req.url: must not be empty");
@@ -185,38 +194,75 @@ static int http_check_url(const char *url, size_t len, char *err, size_t errlen)
     snprintf(err, errlen, "req.url: must not contain a NUL byte");
     return -1;
   }
-  if (strstr(url, "://") == NULL) {
+  sep = strstr(url, "://");
+  if (sep == NULL) {
     snprintf(err, errlen, "req.url: \"%.200s\" has no scheme (http:// or https://)", url);
     return -1;
   }
-  u = curl_url();
-  if (u == NULL) {
-    snprintf(err, errlen, "req.url: out of memory");
+  for (p = url; *p; p++) {
+    if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+      snprintf(err, errlen,
+               "req.url: \"%.200s\" is not a valid URL: it contains a space or a control "
+               "character (percent-encode them)", url);
+      return -1;
+    }
+  }
+  slen = (size_t)(sep - url);
+  if (!((slen == 4 && strncasecmp(url, "http", 4) == 0) ||
+        (slen == 5 && strncasecmp(url, "https", 5) == 0))) {
+    snprintf(err, errlen, "req.url: scheme \"%.*s\" is not supported (http or https)",
+             (int)(slen < 40 ? slen : 40), url);
     return -1;
   }
-  rc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-  if (rc != CURLUE_OK) {
-#if LIBCURL_VERSION_NUM >= 0x075000
-    snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL: %s", url,
-             curl_url_strerror(rc));
-#else
-    snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL (error %d)", url, (int)rc);
-#endif
-    bad = -1;
-  } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || scheme == NULL ||
-             (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-    snprintf(err, errlen, "req.url: scheme \"%s\" is not supported (http or https)",
-             scheme ? scheme : "?");
-    bad = -1;
-  } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL ||
-             host[0] == '\0') {
-    snprintf(err, errlen, "req.url: \"%.200s\" has no host", url);
-    bad = -1;
+
+  /* The authority, [userinfo@]host[:port], ends the way curl ends it; like
+  ** curl (and browsers), take "http:///host" for "http://host". */
+  auth = sep + 3;
+  if (*auth == '/')
+    auth++;
+  end = auth + strcspn(auth, "/?#");
+  at = memchr(auth, '@', (size_t)(end - auth));
+  host = at != NULL ? at + 1 : auth;
+  if (*host == '[') {
+    const char *close = memchr(host, ']', (size_t)(end - host));
+
+    if (close == NULL || !http_ipv6_ok(host, close + 1)) {
+      snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL: bad IPv6 address", url);
+      return -1;
+    }
+    hend = close + 1;
+    if (hend < end && *hend != ':') {
+      snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL: bad port number", url);
+      return -1;
+    }
+  } else {
+    hend = memchr(host, ':', (size_t)(end - host));
+    if (hend == NULL)
+      hend = end;
+    if (hend == host) {
+      snprintf(err, errlen, "req.url: \"%.200s\" has no host", url);
+      return -1;
+    }
+    if (!http_host_ok(host, hend)) {
+      snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL: bad host name", url);
+      return -1;
+    }
   }
-  curl_free(scheme);
-  curl_free(host);
-  curl_url_cleanup(u);
-  return bad;
+  port = hend < end ? hend + 1 : end; /* an empty port means the default one */
+  if (port < end) {
+    unsigned long n = 0;
+
+    for (p = port; p < end && n <= 65535; p++) {
+      if (*p < '0' || *p > '9')
+        break;
+      n = n * 10 + (unsigned long)(*p - '0');
+    }
+    if (p < end || n > 65535) {
+      snprintf(err, errlen, "req.url: \"%.200s\" is not a valid URL: bad port number", url);
+      return -1;
+    }
+  }
+  return 0;
 }
 
 static int http_validate(const ws_plugin_def_t *def, const json_t *req, char *err,
@@ -291,640 +337,161 @@ static int http_validate(const ws_plugin_def_t *def, const json_t *req, char *er
   return 0;
 }
 
-/* ------------------------------------------------------------ messages */
+/* ------------------------------------------------------------ the module */
 
-/* The URL as messages show it: a password is replaced by "xxx". Malloc'd. */
-static char *http_url_shown(const char *url) {
-  CURLU *u = curl_url();
-  char *pw = NULL, *shown = NULL, *out;
+static uv_once_t http_once = UV_ONCE_INIT;
+static int http_lock_rc = -1;
+static uv_mutex_t http_lock;             /* guards http_impl */
+static const ws_plugin_def_t *http_impl; /* the module's ws.check.http, loaded and initialised */
+static char *http_installed;             /* where the module is installed, or NULL ... */
+static char http_installed_err[256];     /* ... and why not known */
 
-  if (u == NULL)
-    return NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) != CURLUE_OK) {
-    curl_url_cleanup(u); /* no password (or no valid URL): shown as given */
-    return strdup(url);
+/* dir + rel, with rel's leading "../" taken off dir (which is a real path),
+** so that messages show a plain path. Malloc'd. */
+static char *http_join(char *dir, const char *rel) {
+  char *out;
+  size_t len;
+
+  while (strncmp(rel, "../", 3) == 0) {
+    char *slash = strrchr(dir, '/');
+
+    if (slash == NULL || slash == dir)
+      break;
+    *slash = '\0';
+    rel += 3;
   }
-  curl_free(pw);
-  if (curl_url_set(u, CURLUPART_PASSWORD, "xxx", 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_URL, &shown, 0) == CURLUE_OK && shown != NULL)
-    out = strdup(shown);
-  else
-    out = strdup("(a URL with a password)");
-  curl_free(shown);
-  curl_url_cleanup(u);
+  len = strlen(dir) + 1 + strlen(rel) + 1;
+  out = malloc(len);
+  if (out != NULL)
+    snprintf(out, len, "%s/%s", dir, rel);
   return out;
 }
 
-/* The error code for a curl result, and whether retrying is pointless. */
-static const char *http_curl_code(CURLcode rc, int *permanent) {
-  *permanent = 0;
-  switch (rc) {
-  case CURLE_UNSUPPORTED_PROTOCOL:
-  case CURLE_URL_MALFORMAT:
-    *permanent = 1;
-    return "url";
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    return "resolve";
-  case CURLE_COULDNT_CONNECT:
-    return "connect";
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-  case CURLE_SSL_ISSUER_ERROR:
-  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-  case CURLE_SSL_INVALIDCERTSTATUS:
-  case CURLE_SSL_CRL_BADFILE:
-  case CURLE_SSL_ENGINE_INITFAILED:
-  case CURLE_SSL_ENGINE_NOTFOUND:
-  case CURLE_SSL_ENGINE_SETFAILED:
-  case CURLE_SSL_SHUTDOWN_FAILED:
-  case CURLE_USE_SSL_FAILED:
-    return "tls";
-  default:
-    return "http";
+/* Where the module is installed, relative to the object this code is in:
+** the main program, or a shared object (the Lua module). */
+static void http_locate(void) {
+  char dir[PATH_MAX];
+  Dl_info info;
+  struct link_map *self = NULL, *main_map = NULL;
+  void *main_handle = dlopen(NULL, RTLD_NOW);
+  const char *rel;
+  char *slash;
+
+  if (main_handle != NULL) {
+    if (dlinfo(main_handle, RTLD_DI_LINKMAP, &main_map) != 0)
+      main_map = NULL;
+    dlclose(main_handle);
   }
-}
-
-/* ---------------------------------------------------------- the body */
-
-/* Streams a chunk through the search for `contains`, matches that straddle
-** chunks included (the last contains_len - 1 bytes are carried over). */
-static void http_search(http_xfer_t *x, const char *p, size_t n) {
-  size_t k = x->contains_len, keep;
-
-  if (x->contains == NULL || x->found || n == 0)
+  if (!dladdr1((void *)http_locate, &info, (void **)&self, RTLD_DL_LINKMAP) || self == NULL) {
+    snprintf(http_installed_err, sizeof http_installed_err,
+             "cannot tell which file contains the engine (set $%s)", HTTP_MODULE_ENV);
     return;
-  if (x->carry_len > 0) {
-    size_t take = n < k - 1 ? n : k - 1;
+  }
+  if (self == main_map) {
+    size_t len = sizeof dir;
+    int rc = uv_exepath(dir, &len);
 
-    memcpy(x->window, x->carry, x->carry_len);
-    memcpy(x->window + x->carry_len, p, take);
-    if (memmem(x->window, x->carry_len + take, x->contains, k) != NULL) {
-      x->found = true;
+    if (rc != 0) {
+      snprintf(http_installed_err, sizeof http_installed_err,
+               "cannot find the program's path: %s (set $%s)", uv_strerror(rc), HTTP_MODULE_ENV);
       return;
     }
-  }
-  if (memmem(p, n, x->contains, k) != NULL) {
-    x->found = true;
-    return;
-  }
-  if (k <= 1)
-    return;
-  if (n >= k - 1) {
-    memcpy(x->carry, p + n - (k - 1), k - 1);
-    x->carry_len = k - 1;
-    return;
-  }
-  keep = k - 1 - n < x->carry_len ? k - 1 - n : x->carry_len;
-  memmove(x->carry, x->carry + x->carry_len - keep, keep);
-  memcpy(x->carry + keep, p, n);
-  x->carry_len = keep + n;
-}
-
-/* CURLOPT_WRITEFUNCTION: keeps up to HTTP_BODY_CAP bytes, searches all. */
-static size_t http_on_body(char *p, size_t size, size_t nmemb, void *ud) {
-  http_xfer_t *x = ud;
-  size_t n = size * nmemb, room = HTTP_BODY_CAP - x->len, keep = n < room ? n : room;
-
-  if (keep > 0 && x->size - x->len < keep) {
-    size_t want = x->size ? x->size : 4096;
-    char *grown;
-
-    while (want - x->len < keep)
-      want *= 2;
-    if (want > HTTP_BODY_CAP)
-      want = HTTP_BODY_CAP;
-    grown = realloc(x->body, want);
-    if (grown == NULL) {
-      x->oom = true;
-      return 0; /* ends the transfer with CURLE_WRITE_ERROR */
-    }
-    x->body = grown;
-    x->size = want;
-  }
-  if (keep > 0) {
-    memcpy(x->body + x->len, p, keep);
-    x->len += keep;
-  }
-  if (keep < n)
-    x->truncated = true;
-  http_search(x, p, n);
-  if (x->truncated && (x->contains == NULL || x->found)) {
-    x->stopped = true; /* all we need is known: stop reading */
-    return 0;
-  }
-  return n;
-}
-
-/* -------------------------------------------------------- the multi */
-
-static void http_multi_drive(http_multi_t *m, curl_socket_t fd, int flags);
-
-static void http_multi_on_close(http_multi_t *m) {
-  if (--m->live == 0 && m->released)
-    free(m);
-}
-
-static void http_sock_on_close(uv_handle_t *h) {
-  http_sock_t *sock = h->data;
-  http_multi_t *m = sock->m;
-
-  free(sock);
-  http_multi_on_close(m);
-}
-
-static void http_timer_on_close(uv_handle_t *h) { http_multi_on_close(h->data); }
-
-/* Stops watching a socket (curl is about to close it, or the multi is gone). */
-static void http_sock_close(http_sock_t *sock) {
-  http_multi_t *m = sock->m;
-
-  if (sock->prev != NULL)
-    sock->prev->next = sock->next;
-  else
-    m->socks = sock->next;
-  if (sock->next != NULL)
-    sock->next->prev = sock->prev;
-  sock->prev = sock->next = NULL;
-  uv_close((uv_handle_t *)&sock->poll, http_sock_on_close);
-}
-
-static void http_on_poll(uv_poll_t *h, int status, int events) {
-  http_sock_t *sock = h->data;
-  int flags = 0;
-
-  if (status < 0) {
-    flags = CURL_CSELECT_ERR;
+    rel = WS_HTTP_MODULE_FROM_BIN;
   } else {
-    if (events & UV_READABLE)
-      flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE)
-      flags |= CURL_CSELECT_OUT;
-  }
-  http_multi_drive(sock->m, sock->fd, flags);
-}
-
-static void http_on_timeout(uv_timer_t *t) {
-  http_multi_drive(t->data, CURL_SOCKET_TIMEOUT, 0);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: what curl wants to hear about a socket. */
-static int http_on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
-  http_multi_t *m = userp;
-  http_sock_t *sock = socketp;
-  int events = 0;
-
-  (void)easy;
-  if (what == CURL_POLL_REMOVE) {
-    if (sock != NULL) {
-      if (m->curlm != NULL)
-        curl_multi_assign(m->curlm, s, NULL);
-      http_sock_close(sock);
-    }
-    return 0;
-  }
-  if (sock == NULL) {
-    if (m->curlm == NULL)
-      return -1;
-    sock = calloc(1, sizeof *sock);
-    if (sock == NULL)
-      return -1;
-    if (uv_poll_init_socket(m->loop, &sock->poll, s) != 0) {
-      free(sock);
-      return -1;
-    }
-    sock->poll.data = sock;
-    sock->m = m;
-    sock->fd = s;
-    sock->next = m->socks;
-    if (m->socks != NULL)
-      m->socks->prev = sock;
-    m->socks = sock;
-    m->live++;
-    curl_multi_assign(m->curlm, s, sock);
-  }
-  if (what & CURL_POLL_IN)
-    events |= UV_READABLE;
-  if (what & CURL_POLL_OUT)
-    events |= UV_WRITABLE;
-  return uv_poll_start(&sock->poll, events, http_on_poll) == 0 ? 0 : -1;
-}
-
-/* CURLMOPT_TIMERFUNCTION: one timer, replaced at each call; -1 deletes it. */
-static int http_on_timer(CURLM *curlm, long timeout_ms, void *userp) {
-  http_multi_t *m = userp;
-
-  (void)curlm;
-  if (m->released)
-    return 0;
-  if (timeout_ms < 0)
-    uv_timer_stop(&m->timer);
-  else
-    uv_timer_start(&m->timer, http_on_timeout, (uint64_t)timeout_ms, 0);
-  return 0;
-}
-
-/* The multi of a loop, created with its first transfer. NULL when out of memory. */
-static http_multi_t *http_multi_get(uv_loop_t *loop) {
-  http_multi_t *m;
-
-  uv_mutex_lock(&http_lock);
-  for (m = http_multis; m != NULL; m = m->next)
-    if (m->loop == loop)
-      break;
-  uv_mutex_unlock(&http_lock);
-  if (m != NULL)
-    return m;
-
-  m = calloc(1, sizeof *m);
-  if (m == NULL)
-    return NULL;
-  m->loop = loop;
-  m->curlm = curl_multi_init();
-  if (m->curlm == NULL || uv_timer_init(loop, &m->timer) != 0) {
-    if (m->curlm != NULL)
-      curl_multi_cleanup(m->curlm);
-    free(m);
-    return NULL;
-  }
-  m->timer.data = m;
-  m->live = 1;
-  if (curl_multi_setopt(m->curlm, CURLMOPT_SOCKETFUNCTION, http_on_socket) != CURLM_OK ||
-      curl_multi_setopt(m->curlm, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
-      curl_multi_setopt(m->curlm, CURLMOPT_TIMERFUNCTION, http_on_timer) != CURLM_OK ||
-      curl_multi_setopt(m->curlm, CURLMOPT_TIMERDATA, m) != CURLM_OK) {
-    curl_multi_cleanup(m->curlm);
-    m->curlm = NULL;
-    m->released = true;
-    uv_close((uv_handle_t *)&m->timer, http_timer_on_close); /* frees m */
-    return NULL;
-  }
-  uv_mutex_lock(&http_lock);
-  m->next = http_multis;
-  http_multis = m;
-  uv_mutex_unlock(&http_lock);
-  return m;
-}
-
-/* The last transfer is gone: the multi leaves the registry and the loop. */
-static void http_multi_release(http_multi_t *m) {
-  http_multi_t **pp;
-  CURLM *curlm = m->curlm;
-
-  uv_mutex_lock(&http_lock);
-  for (pp = &http_multis; *pp != NULL; pp = &(*pp)->next) {
-    if (*pp == m) {
-      *pp = m->next;
-      break;
-    }
-  }
-  uv_mutex_unlock(&http_lock);
-  m->released = true;
-  m->curlm = NULL;
-  curl_multi_cleanup(curlm); /* may still tell us to forget sockets */
-  while (m->socks != NULL)   /* defensive: sockets curl did not tell us about */
-    http_sock_close(m->socks);
-  uv_close((uv_handle_t *)&m->timer, http_timer_on_close); /* m is freed in the last close */
-}
-
-/* ------------------------------------------------------ one transfer */
-
-static void http_xfer_free(http_xfer_t *x) {
-  if (x->easy != NULL)
-    curl_easy_cleanup(x->easy);
-  curl_slist_free_all(x->headers);
-  free(x->url_shown);
-  free(x->carry);
-  free(x->body);
-  free(x);
-}
-
-/* Takes the transfer out of its multi (curl closes its connection now). The
-** multi is released by the caller, once done with it, if this was its last. */
-static void http_xfer_detach(http_xfer_t *x) {
-  http_multi_t *m = x->m;
-
-  curl_multi_remove_handle(m->curlm, x->easy);
-  if (x->prev != NULL)
-    x->prev->next = x->next;
-  else
-    m->xfers = x->next;
-  if (x->next != NULL)
-    x->next->prev = x->prev;
-  x->prev = x->next = NULL;
-  m->nxfers--;
-  if (x->call != NULL)
-    ws_call_set_data(x->call, NULL);
-}
-
-/* Logs the start of the body of a response that failed the check. */
-static void http_log_body(const http_xfer_t *x) {
-  char *excerpt;
-
-  if (x->len == 0) {
-    ws_call_log(x->call, "the response body is empty");
-    return;
-  }
-  excerpt = wsp_utf8_excerpt(x->body, x->len, HTTP_EXCERPT_MAX);
-  if (excerpt != NULL)
-    ws_call_log(x->call, "response body%s: %s", x->truncated ? " (start)" : "", excerpt);
-  free(excerpt);
-}
-
-/* Completes the call of a finished transfer (exactly once). */
-static void http_xfer_report(http_xfer_t *x, CURLcode rc, long status, double duration) {
-  ws_call_t *call = x->call;
-
-  if (x->oom) {
-    ws_call_fail(call, 0, "ENOMEM", "GET %s: out of memory while reading the body", x->url_shown);
-    return;
-  }
-  if (rc == CURLE_WRITE_ERROR && x->stopped)
-    rc = CURLE_OK; /* we stopped reading: the rest of the body was not needed */
-  if (rc != CURLE_OK) {
-    int permanent;
-    const char *code = http_curl_code(rc, &permanent);
-
-    ws_call_fail(call, permanent, code, "GET %s: %s", x->url_shown,
-                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
-    return;
-  }
-  if (status != x->expect) {
-    http_log_body(x);
-    ws_call_fail(call, 0, "status", "GET %s: status %ld, expected %ld", x->url_shown, status,
-                 x->expect);
-    return;
-  }
-  if (x->contains != NULL && !x->found) {
-    char *needle = wsp_utf8_excerpt(x->contains, x->contains_len, HTTP_SHOWN_MAX);
-
-    http_log_body(x);
-    ws_call_fail(call, 0, "contains", "GET %s: body does not contain \"%s\"", x->url_shown,
-                 needle ? needle : "...");
-    free(needle);
-    return;
-  }
-  {
-    json_t *resp = json_object();
-    json_t *body = wsp_utf8_json(x->body ? x->body : "", x->len, x->truncated);
-
-    if (resp == NULL || body == NULL ||
-        json_object_set_new(resp, "status", json_integer(status)) != 0 ||
-        json_object_set_new(resp, "duration", json_real(duration)) != 0 ||
-        json_object_set(resp, "body", body) != 0 ||
-        json_object_set_new(resp, "body_truncated", json_boolean(x->truncated)) != 0) {
-      json_decref(resp);
-      json_decref(body);
-      ws_call_fail(call, 0, "ENOMEM", "GET %s: status %ld, but out of memory", x->url_shown,
-                   status);
+    if (info.dli_fname == NULL || realpath(info.dli_fname, dir) == NULL) {
+      snprintf(http_installed_err, sizeof http_installed_err,
+               "cannot find the path of %s (set $%s)", info.dli_fname ? info.dli_fname : "?",
+               HTTP_MODULE_ENV);
       return;
     }
-    json_decref(body);
-    ws_call_succeed(call, resp);
+    rel = WS_HTTP_MODULE_FROM_LUA;
   }
+  slash = strrchr(dir, '/');
+  if (slash != NULL)
+    *slash = '\0';
+  http_installed = http_join(dir, rel);
+  if (http_installed == NULL)
+    snprintf(http_installed_err, sizeof http_installed_err, "out of memory");
 }
 
-/* A transfer curl reports done: complete its call, then let it go. */
-static void http_xfer_done(http_xfer_t *x, CURLcode rc) {
-  http_multi_t *m = x->m;
-  long status = 0;
-  double duration = (double)(uv_hrtime() - x->t0) / 1e9;
-
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-  http_xfer_detach(x);
-  http_xfer_report(x, rc, status, duration);
-  http_xfer_free(x);
-  if (m->nxfers == 0)
-    http_multi_release(m);
+static void http_setup(void) {
+  http_lock_rc = uv_mutex_init(&http_lock);
+  http_locate();
 }
 
-/* Lets curl act on a socket event or its timeout, then completes what ended. */
-static void http_multi_drive(http_multi_t *m, curl_socket_t fd, int flags) {
-  int running = 0, left;
-  CURLMcode mrc;
-  CURLMsg *msg;
+/* The module's definition of ws.check.http, loaded and initialised on first
+** use. NULL with why in err (a failure is not remembered: the next start
+** tries again). */
+static const ws_plugin_def_t *http_load(char *err, size_t errlen) {
+  const ws_plugin_def_t *impl;
+  const char *path;
+  char why[512];
 
-  if (m->curlm == NULL)
-    return;
-  mrc = curl_multi_socket_action(m->curlm, fd, flags, &running);
-  while (m->curlm != NULL && (msg = curl_multi_info_read(m->curlm, &left)) != NULL) {
-    if (msg->msg == CURLMSG_DONE) {
-      CURL *easy = msg->easy_handle;
-      CURLcode rc = msg->data.result;
-      char *priv = NULL;
-
-      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-      if (priv != NULL)
-        http_xfer_done((http_xfer_t *)(void *)priv, rc); /* msg is invalid after this */
-    }
+  uv_once(&http_once, http_setup);
+  if (http_lock_rc != 0) {
+    snprintf(err, errlen, "ws.check.http: cannot create a mutex: %s", uv_strerror(http_lock_rc));
+    return NULL;
   }
-  if (mrc != CURLM_OK && m->curlm != NULL) {
-    /* The multi is unusable (a callback of ours failed, out of memory):
-    ** fail every transfer in it, which releases it. */
-    while (m->xfers != NULL) {
-      http_xfer_t *x = m->xfers;
-
-      http_xfer_detach(x);
-      ws_call_fail(x->call, 0, "http", "GET %s: %s", x->url_shown, curl_multi_strerror(mrc));
-      http_xfer_free(x);
-      if (m->nxfers == 0) {
-        http_multi_release(m);
-        break;
-      }
-    }
+  uv_mutex_lock(&http_lock);
+  impl = http_impl;
+  if (impl != NULL) {
+    uv_mutex_unlock(&http_lock);
+    return impl;
   }
+  path = getenv(HTTP_MODULE_ENV);
+  if (path == NULL || path[0] == '\0')
+    path = http_installed;
+  why[0] = '\0';
+  if (path == NULL) {
+    snprintf(err, errlen, "ws.check.http: cannot find its libcurl module: %s",
+             http_installed_err);
+  } else if ((impl = ws_plugin_open(path, "ws.check.http", why, sizeof why)) == NULL) {
+    snprintf(err, errlen, "ws.check.http: cannot load its libcurl module: %s", why);
+  } else if (impl->start == NULL || impl->cancel == NULL) {
+    snprintf(err, errlen, "ws.check.http: %s: the plugin it defines has no start or no cancel",
+             path);
+    impl = NULL;
+  } else if (impl->init != NULL && impl->init(impl, why, sizeof why) != 0) {
+    snprintf(err, errlen, "ws.check.http: %s: %s", path, why[0] ? why : "init failed");
+    impl = NULL;
+  }
+  http_impl = impl;
+  uv_mutex_unlock(&http_lock);
+  return impl;
 }
 
 /* ---------------------------------------------------------- the plugin */
 
-/* Sets up the easy handle of a transfer. 0, or -1 when curl refused (out of memory). */
-static int http_xfer_setup(http_xfer_t *x, const json_t *req) {
-  const json_t *headers = json_object_get(req, "headers");
-  const char *name;
-  json_t *v;
-  bool ok = true;
-
-  x->easy = curl_easy_init();
-  if (x->easy == NULL)
-    return -1;
-  json_object_foreach((json_t *)headers, name, v) {
-    size_t len = strlen(name) + json_string_length(v) + 3;
-    char *line = malloc(len);
-    struct curl_slist *l;
-
-    if (line == NULL)
-      return -1;
-    /* "Name;" is how curl sends a header with an empty value. */
-    if (json_string_length(v) == 0)
-      snprintf(line, len, "%s;", name);
-    else
-      snprintf(line, len, "%s: %s", name, json_string_value(v));
-    l = curl_slist_append(x->headers, line);
-    free(line);
-    if (l == NULL)
-      return -1;
-    x->headers = l;
-  }
-
-#define HTTP_SETOPT(opt, val) ok = ok && curl_easy_setopt(x->easy, opt, val) == CURLE_OK
-  HTTP_SETOPT(CURLOPT_URL, json_string_value(json_object_get(req, "url")));
-  HTTP_SETOPT(CURLOPT_HTTPGET, 1L);
-  HTTP_SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-  HTTP_SETOPT(CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-  HTTP_SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-  HTTP_SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-  HTTP_SETOPT(CURLOPT_FRESH_CONNECT, 1L);
-  HTTP_SETOPT(CURLOPT_FORBID_REUSE, 1L);
-  HTTP_SETOPT(CURLOPT_USERAGENT, HTTP_USER_AGENT);
-  HTTP_SETOPT(CURLOPT_WRITEFUNCTION, http_on_body);
-  HTTP_SETOPT(CURLOPT_WRITEDATA, x);
-  HTTP_SETOPT(CURLOPT_ERRORBUFFER, x->errbuf);
-  HTTP_SETOPT(CURLOPT_PRIVATE, (char *)x);
-  if (x->headers != NULL)
-    HTTP_SETOPT(CURLOPT_HTTPHEADER, x->headers);
-  if (json_is_true(json_object_get(req, "insecure"))) {
-    HTTP_SETOPT(CURLOPT_SSL_VERIFYPEER, 0L);
-    HTTP_SETOPT(CURLOPT_SSL_VERIFYHOST, 0L);
-  }
-#undef HTTP_SETOPT
-#if LIBCURL_VERSION_NUM >= 0x075700
-  /* Cancel must not wait for a name resolution in progress on curl's
-  ** resolver thread (the thread cleans up after itself). Best effort: an
-  ** older runtime library may not know the option. */
-  (void)curl_easy_setopt(x->easy, CURLOPT_QUICK_EXIT, 1L);
-#endif
-  return ok ? 0 : -1;
-}
-
-/* Ignores SIGPIPE process-wide unless the host chose a disposition (as
-** ws.exec does): a TLS library writing to a closed connection must not kill
-** the engine. Then initialises libcurl, once per process. */
+/* At registration: only where the module is, so that a relative path of the
+** host is read before anything changes the working directory. */
 static int http_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
-  const curl_version_info_data *vi;
-  struct sigaction sa;
-  const char *const *p;
-  bool has_http = false;
-
   (void)def;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0) {
-    snprintf(err, errlen, "cannot read the SIGPIPE disposition: %s", strerror(errno));
-    return -1;
-  }
-  if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL) {
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0) {
-      snprintf(err, errlen, "cannot ignore SIGPIPE: %s", strerror(errno));
-      return -1;
-    }
-  }
-  uv_once(&http_once, http_global_init);
-  if (http_global_rc != CURLE_OK) {
-    snprintf(err, errlen, "curl_global_init failed: %s", curl_easy_strerror(http_global_rc));
-    return -1;
-  }
-  if (http_lock_rc != 0) {
-    snprintf(err, errlen, "cannot create a mutex: %s", uv_strerror(http_lock_rc));
-    return -1;
-  }
-  vi = curl_version_info(CURLVERSION_NOW);
-  for (p = vi ? vi->protocols : NULL; p != NULL && *p != NULL; p++)
-    has_http = has_http || strcmp(*p, "http") == 0;
-  if (!has_http) {
-    snprintf(err, errlen, "libcurl %s has no HTTP support", vi ? vi->version : "?");
-    return -1;
-  }
+  (void)err;
+  (void)errlen;
+  uv_once(&http_once, http_setup);
   return 0;
 }
 
 static int http_start(ws_call_t *call) {
-  const json_t *req = ws_call_request(call);
-  const json_t *contains = json_object_get(req, "contains");
-  const json_t *status = json_object_get(req, "status");
-  http_multi_t *m;
-  http_xfer_t *x;
-  CURLMcode mrc;
-  char why[512];
+  char why[1024];
+  const ws_plugin_def_t *impl = http_load(why, sizeof why);
 
-  if (http_validate(ws_call_plugin(call), req, why, sizeof why) != 0) {
-    ws_call_fail(call, 1, "bad_request", "%s", why);
+  if (impl == NULL) {
+    ws_call_fail(call, 1, "module", "%s", why);
     return 0;
   }
-  uv_once(&http_once, http_global_init); /* init ran at registration; be sure */
-  if (http_global_rc != CURLE_OK || http_lock_rc != 0) {
-    ws_call_fail(call, 1, "init", "libcurl could not be initialised");
-    return 0;
-  }
-
-  x = calloc(1, sizeof *x);
-  if (x == NULL)
-    return UV_ENOMEM;
-  x->call = call;
-  x->expect = json_is_integer(status) ? (long)json_integer_value(status) : 200;
-  x->url_shown = http_url_shown(json_string_value(json_object_get(req, "url")));
-  if (json_is_string(contains)) {
-    x->contains = json_string_value(contains);
-    x->contains_len = json_string_length(contains);
-    if (x->contains_len > 1) {
-      x->carry = malloc(3 * (x->contains_len - 1));
-      x->window = x->carry + (x->contains_len - 1);
-    }
-    if (x->contains_len == 0)
-      x->found = true;
-  }
-  if (x->url_shown == NULL || (x->contains_len > 1 && x->carry == NULL) ||
-      http_xfer_setup(x, req) != 0) {
-    http_xfer_free(x);
-    return UV_ENOMEM;
-  }
-
-  m = http_multi_get(ws_call_loop(call));
-  if (m == NULL) {
-    http_xfer_free(x);
-    return UV_ENOMEM;
-  }
-  x->m = m;
-  x->next = m->xfers;
-  if (m->xfers != NULL)
-    m->xfers->prev = x;
-  m->xfers = x;
-  m->nxfers++;
-  ws_call_set_data(call, x);
-  x->t0 = uv_hrtime();
-  mrc = curl_multi_add_handle(m->curlm, x->easy);
-  if (mrc != CURLM_OK) {
-    http_xfer_detach(x);
-    ws_call_fail(call, 0, "http", "GET %s: cannot start the transfer: %s", x->url_shown,
-                 curl_multi_strerror(mrc));
-    http_xfer_free(x);
-    if (m->nxfers == 0)
-      http_multi_release(m);
-  }
-  return 0;
+  return impl->start(call);
 }
 
-/* Removes the transfer from the multi (curl closes its connection at once)
-** and completes the call. */
+/* Only an attempt that started is cancelled, so the module is loaded. */
 static void http_cancel(ws_call_t *call) {
-  http_xfer_t *x = ws_call_data(call);
-  http_multi_t *m;
+  const ws_plugin_def_t *impl;
 
-  if (x == NULL)
-    return;
-  m = x->m;
-  http_xfer_detach(x);
-  ws_call_fail(call, 0, "cancelled", "GET %s: cancelled", x->url_shown);
-  http_xfer_free(x);
-  if (m->nxfers == 0)
-    http_multi_release(m);
+  uv_mutex_lock(&http_lock);
+  impl = http_impl;
+  uv_mutex_unlock(&http_lock);
+  if (impl != NULL)
+    impl->cancel(call);
 }
 
 const ws_plugin_def_t ws_plugin_check_http = {

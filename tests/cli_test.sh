@@ -95,6 +95,32 @@ case_plugins_listed() {
   expect_out "ws.sleep"
 }
 
+# wsrun does not link libcurl: ws.check.http's definition is built in (listing,
+# --check, validation) and its libcurl module loads with the first attempt.
+case_http_check_module() {
+  if command -v ldd >/dev/null; then
+    ldd "$WSRUN" >"$tmp/out" 2>"$tmp/err" || fail "ldd $WSRUN failed"
+    ! grep -q libcurl "$tmp/out" || fail "wsrun links libcurl"
+  fi
+  WS_CHECK_HTTP_MODULE="$tmp/none.so"
+  export WS_CHECK_HTTP_MODULE
+  run plugins
+  expect_code 0
+  expect_out "ws.check.http  (check)"
+  expect_out "  request:  record{url = string, status = default(integer, 200)"
+  run --check plans/http_check.lua
+  expect_code 0
+  expect_out 'req {"insecure":false,"status":599,"url":"http://127.0.0.1:1/health"}'
+  run plans/http_check.lua
+  expect_code 1
+  expect_out "pre_checks/web up: ws.check.http: cannot load its libcurl module: $tmp/none.so: "
+  unset WS_CHECK_HTTP_MODULE
+  run plans/http_check.lua # now the module installed beside wsrun
+  expect_code 1
+  expect_out 'plan "http check" failed (reason: pre_check)'
+  expect_out "pre_checks/web up: GET http://127.0.0.1:1/health: "
+}
+
 case_plugin_by_flag() {
   : "${EXAMPLE_PLUGIN:?set EXAMPLE_PLUGIN to the example plugin}"
   printf 'hello\n' > "$tmp/file"

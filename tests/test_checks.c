@@ -694,6 +694,117 @@ static void test_tcp_timeout_cancels(void **state) {
 
 /* ---------------------------------------------------- ws.check.http */
 
+/* True when libcurl is mapped into this process. */
+static bool libcurl_mapped(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[4096];
+  bool found = false;
+
+  assert_non_null(f);
+  while (!found && fgets(line, sizeof line, f) != NULL)
+    found = strstr(line, "/libcurl") != NULL;
+  fclose(f);
+  return found;
+}
+
+/* The first attempt of a check against a closed port, with
+** $WS_CHECK_HTTP_MODULE set to module (NULL: unset); returns its error
+** (the run stays in *run). */
+static const ws_error_t *http_with_module(const char *module, test_run_t *run) {
+  char url[128];
+  const ws_error_t *err;
+
+  if (module != NULL)
+    assert_int_equal(setenv("WS_CHECK_HTTP_MODULE", module, 1), 0);
+  else
+    assert_int_equal(unsetenv("WS_CHECK_HTTP_MODULE"), 0);
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", closed_port());
+  run_check("ws.check.http", json_pack("{s:s}", "url", url), 0, run);
+  assert_int_equal(unsetenv("WS_CHECK_HTTP_MODULE"), 0);
+  err = failed(run);
+  assert_int_equal(run->action->nattempts, 1); /* a module error is permanent */
+  return err;
+}
+
+/* The definition is built in, libcurl is not: registering ws.check.http and
+** validating requests load nothing; its module (and libcurl) loads when an
+** attempt first starts, and an attempt that cannot load it fails for good,
+** naming the file and why. The module then stays loaded, so this runs
+** before every other ws.check.http test. */
+static void test_http_module_on_first_use(void **state) {
+  test_run_t run;
+  const ws_error_t *err;
+
+  (void)state;
+  assert_non_null(ws_registry_find(g_reg, "ws.check.http"));
+  resolve_fails("ws.check.http", json_pack("{s:s}", "url", "http://[::1/"), "bad IPv6 address");
+  assert_false(libcurl_mapped());
+
+  err = http_with_module("/nonexistent/ws_check_http.so", &run);
+  assert_code(err, "module");
+  assert_true(err->permanent);
+  test_assert_contains(err->msg, "ws.check.http: cannot load its libcurl module: "
+                                 "/nonexistent/ws_check_http.so: ");
+  test_assert_contains(err->msg, "No such file or directory");
+  test_run_free(&run);
+
+  err = http_with_module(EXAMPLE_SO, &run); /* a plugin library, but not this one */
+  assert_code(err, "module");
+  test_assert_contains(err->msg, EXAMPLE_SO ": does not define the plugin \"ws.check.http\"");
+  test_run_free(&run);
+  assert_false(libcurl_mapped());
+
+  err = http_with_module(NULL, &run); /* the installed one, found next to this program */
+  assert_code(err, "connect");
+  test_assert_contains(err->msg, "GET http://127.0.0.1:");
+  test_run_free(&run);
+  assert_true(libcurl_mapped());
+}
+
+/* What the built-in definition accepts as a URL, without libcurl: what curl
+** parses, http or https, with a host (the module parses it with curl again). */
+static void test_http_url_rules(void **state) {
+  static const char *const good[] = {
+    "http://127.0.0.1/", "HTTPS://Example.COM", "http://user:pw@host:8080/p?q=a://b#f",
+    "http://host:/", "http://host:00080/", "http://[::1]:8080/", "http://[fe80::1%25eth0]/",
+    "http://h%C3%A9llo.example/", "http://h\xc3\xa9llo.example/", "http:///host/", "http://host?x",
+  };
+  static const struct { const char *url, *expect; } bad[] = {
+    { "http://host:65536/", "bad port number" },
+    { "http://host:8a/", "bad port number" },
+    { "http://[::1]x/", "bad port number" },
+    { "http://[::g]/", "bad IPv6 address" },
+    { "http://[::1/", "bad IPv6 address" },
+    { "http://ho<st/", "bad host name" },
+    { "http://a@b@c/", "bad host name" },
+    { "http://ho%2fst/", "bad host name" },
+    { "http://:80/", "has no host" },
+    { "http:////host/", "has no host" },
+    { "http://host/a\tb", "a space or a control character" },
+    { "h_ttp://host/", "scheme \"h_ttp\" is not supported" },
+  };
+  char err[512];
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+    json_t *req = json_pack("{s:s}", "url", good[i]);
+
+    if (ws_request_check(&ws_plugin_check_http, &req, "req", err, sizeof err) != 0)
+      fail_msg("%s was refused: %s", good[i], err);
+    json_decref(req);
+  }
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *req = json_pack("{s:s}", "url", bad[i].url);
+
+    if (ws_request_check(&ws_plugin_check_http, &req, "req", err, sizeof err) == 0)
+      fail_msg("%s was accepted (expected \"%s\")", bad[i].url, bad[i].expect);
+    test_assert_contains(err, "req.url: ");
+    test_assert_contains(err, bad[i].expect);
+    json_decref(req);
+  }
+}
+
 static void test_http_pass(void **state) {
   http_case_t hc;
   json_t *resp;
@@ -1090,6 +1201,7 @@ int main(void) {
     cmocka_unit_test(test_tcp_unresolvable),
     cmocka_unit_test(test_tcp_validation),
     cmocka_unit_test(test_tcp_timeout_cancels),
+    cmocka_unit_test(test_http_module_on_first_use), /* first: it sees the module load */
     cmocka_unit_test(test_http_pass),
     cmocka_unit_test(test_http_wrong_status),
     cmocka_unit_test(test_http_expected_status),
@@ -1108,6 +1220,7 @@ int main(void) {
     cmocka_unit_test(test_http_retries),
     cmocka_unit_test(test_http_validation),
     cmocka_unit_test(test_http_defaults),
+    cmocka_unit_test(test_http_url_rules),
   };
 
   return cmocka_run_group_tests_name("ws.check.*", tests, setup_registry, teardown_registry);

@@ -254,52 +254,6 @@ local function run_plan(plan, path, opts)
   return result.status == "completed" and 0 or 1
 end
 
--- --check: the plan tree with each action's plugin, timeout, retries and
--- typed request (secrets redacted); nothing runs.
-local function check_plan(path, args)
-  local plan, err = load_plan(path, args)
-  if not plan then
-    eprintf("wsrun: %s", err)
-    return 2
-  end
-  local ok, tree = pcall(core.check, plan)
-  if not ok then
-    eprintf("wsrun: %s: %s", path, (tostring(tree):gsub("^.-invalid plan: ", "invalid plan: ")))
-    return 2
-  end
-  local out = io.stdout
-  local function show(node, indent)
-    local label = node.type == "checks" and (node.kind .. "_checks") or node.name
-    local extra = ""
-    if node.type == "block" then
-      extra = fmt("  (concurrency %d, tolerated_failures %s, stop %s)", node.concurrency,
-                  tostring(node.tolerated_failures), node.stop)
-    elseif node.type == "checks" and node.kind == "cont" then
-      extra = fmt("  (every %gs)", node.delay)
-    elseif node.type == "batch" then
-      extra = fmt("  (when %s%s)", node.when, node.fail_plan and ", fail_plan" or "")
-    end
-    out:write(indent, node.type, " ", label, extra, "\n")
-    if node.type == "action" then
-      out:write(fmt("%s  plugin %s, timeout %gs, retries %d\n", indent, node.plugin, node.timeout,
-                    node.retries))
-      out:write(indent, "  req ", core.json(node.req), "\n")
-    end
-    for _, slot in ipairs { "bypass_checks", "pre_checks", "cont_checks" } do
-      if node[slot] then show(node[slot], indent .. "  ") end
-    end
-    for _, list in ipairs { "blocks", "sequences", "actions" } do
-      for _, c in ipairs(node[list] or {}) do show(c, indent .. "  ") end
-    end
-    if node.post_checks then show(node.post_checks, indent .. "  ") end
-    for _, c in ipairs(node.deferred_actions or {}) do show(c, indent .. "  ") end
-    if node.deferred_checks then show(node.deferred_checks, indent .. "  ") end
-  end
-  show(tree, "")
-  out:write(fmt("%s: the plan is valid (nothing was run)\n", path))
-  return 0
-end
-
 -- The stored run `id`, or nil after printing why (storage errors exit 3).
 local function stored(db, id)
   local ok, rec, err = pcall(core.store_get, db, id)
@@ -313,6 +267,14 @@ local function stored(db, id)
   end
   return rec
 end
+
+-- What workstream.cli_inspect shares with a run.
+M.helpers = { eprintf = eprintf, duration = duration, one_line = one_line, summary = summary,
+              load_plan = load_plan, stored = stored }
+
+-- The commands that run nothing (--check, plugins, list, show, report), loaded
+-- only when one of them is asked for.
+local function inspect() return require "workstream.cli_inspect" end
 
 -- Evaluates a stored run's plan file again, where and as it first ran.
 local function rebuild(rec)
@@ -343,22 +305,6 @@ local function resume(db, id, again)
   return run_plan(plan, o.file, { store = db, resume = rec.id, origin = o })
 end
 
--- `wsrun report ID -o FILE`: one self-contained HTML file.
-local function report_run(db, id, file)
-  local rec, code = stored(db, id)
-  if not rec then return code end
-  local html = require("workstream.report").html(rec)
-  local f, err = io.open(file, "w")
-  if not f then
-    eprintf("wsrun: cannot write the report: %s", err)
-    return 2
-  end
-  f:write(html)
-  f:close()
-  io.stdout:write(fmt("report of run %s written to %s\n", rec.id, file))
-  return 0
-end
-
 local function new_run(db, path, args)
   local plan, err = load_plan(path, args)
   if not plan then
@@ -367,86 +313,6 @@ local function new_run(db, path, args)
   end
   local file = core.realpath(path) or path
   return run_plan(plan, path, { store = db, origin = { file = file, args = args, cwd = core.cwd() } })
-end
-
--- `wsrun plugins`: every registered plugin, its kind and its types.
-local function list_plugins(out)
-  for _, p in ipairs(core.plugins()) do
-    out:write(fmt("%s%s\n", p.name, p.is_check and "  (check)" or ""))
-    if p.descr then out:write("  ", p.descr, "\n") end
-    out:write("  request:  ", p.request, "\n")
-    out:write("  response: ", p.response, "\n")
-  end
-  return 0
-end
-
-local function iso(t)
-  return t and os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t)) or "-"
-end
-
-local function list_runs(db, json)
-  local ok, runs = pcall(core.store_list, db)
-  if not ok then
-    eprintf("wsrun: %s", (tostring(runs):gsub("^.-storage: ", "")))
-    return 3
-  end
-  if json then
-    io.stdout:write(core.json(runs), "\n")
-    return 0
-  end
-  if #runs == 0 then
-    io.stdout:write("no runs recorded in ", db, "\n")
-    return 0
-  end
-  io.stdout:write(fmt("%-36s  %-11s  %-15s  %-20s  %9s  %s\n", "ID", "STATUS", "REASON", "STARTED",
-                      "DURATION", "NAME"))
-  for _, r in ipairs(runs) do
-    io.stdout:write(fmt("%-36s  %-11s  %-15s  %-20s  %9s  %s\n", r.id, r.status, r.reason or "-",
-                        iso(r.started), duration(r) ~= "" and duration(r) or "-", r.name))
-  end
-  return 0
-end
-
-local function show_tree(out, node, indent)
-  local name = node.type == "plan" and node.name or (node.kind and (node.kind .. "_checks")) or node.name
-  local line = fmt("%s%s %s: %s", indent, node.type, name, node.status)
-  if node.reason then line = line .. " (reason: " .. node.reason .. ")" end
-  local d = duration(node)
-  if d ~= "" then line = line .. "  " .. d end
-  if node.type == "action" then
-    if #node.attempts > 1 then line = line .. fmt("  %d attempts", #node.attempts) end
-    if node.err then line = line .. "\n" .. indent .. "  error: " .. one_line(node.err.msg, 300) end
-  end
-  out:write(line, "\n")
-  local function each(list) for _, c in ipairs(list or {}) do show_tree(out, c, indent .. "  ") end end
-  for _, slot in ipairs { "bypass_checks", "pre_checks", "cont_checks" } do
-    if node[slot] then show_tree(out, node[slot], indent .. "  ") end
-  end
-  each(node.blocks)
-  each(node.sequences)
-  each(node.actions)
-  for _, slot in ipairs { "post_checks" } do
-    if node[slot] then show_tree(out, node[slot], indent .. "  ") end
-  end
-  each(node.deferred_actions)
-  if node.deferred_checks then show_tree(out, node.deferred_checks, indent .. "  ") end
-end
-
-local function show_run(db, id, json)
-  local rec, code = stored(db, id)
-  if not rec then return code end
-  if json then
-    io.stdout:write(core.json(rec, true), "\n")
-    return 0
-  end
-  local out = io.stdout
-  out:write(fmt("run %s (group %s), started %s\n", rec.id, rec.group or "-", iso(rec.started)))
-  if rec.origin and rec.origin.file then
-    out:write("plan file: ", rec.origin.file, "\n")
-  end
-  show_tree(out, rec, "")
-  summary(out, rec)
-  return 0
 end
 
 -- The value of option `name` at argv[i], given as "--name=VALUE" or as the next
@@ -525,12 +391,12 @@ function M.main(argv)
       eprintf("wsrun: report needs -o FILE.html")
       return 2
     end
-    return report_run(db, rest, out_file)
+    return inspect().report_run(db, rest, out_file)
   end
-  if path == "plugins" and rest == nil then return list_plugins(io.stdout) end
-  if path == "list" and rest == nil then return list_runs(db, json) end
+  if path == "plugins" and rest == nil then return inspect().list_plugins(io.stdout) end
+  if path == "list" and rest == nil then return inspect().list_runs(db, json) end
   if (path == "show" or path == "resume" or path == "retry") and rest and argv[i + 2] == nil then
-    if path == "show" then return show_run(db, rest, json) end
+    if path == "show" then return inspect().show_run(db, rest, json) end
     return resume(db, rest, path == "retry")
   end
   if path == "list" or path == "show" or path == "resume" or path == "retry" or path == "plugins" then
@@ -538,7 +404,7 @@ function M.main(argv)
     return 2
   end
   local args = { select(i + 1, table.unpack(argv, 1, #argv)) }
-  if check then return check_plan(path, args) end
+  if check then return inspect().check_plan(path, args) end
   return new_run(db, path, args)
 end
 

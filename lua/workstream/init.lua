@@ -505,15 +505,27 @@ ws.kind = kind_of
 
 ------------------------------------------------------------------- plugins
 
-local plugins = require "workstream.plugins"
+-- The fields below that come from other modules are loaded on first use (the
+-- metatable at the end): most plans, and most wsrun commands, need none of
+-- them, and compiling them is a good part of wsrun's start. The C module
+-- still loads with this one, as it did when workstream.plugins came with it:
+-- a bad $WS_PLUGIN_PATH is reported by `require "workstream"`.
+core()
+local function from_plugins(name)
+  return function() return require("workstream.plugins")[name] end
+end
+local LAZY = {
+  types = function() return require "workstream.types" end, -- ws.types.string, ...
+  plugin = from_plugins("plugin"),       -- ws.plugin{ name=, request=, execute=, ... }
+  permanent = from_plugins("permanent"), -- error(ws.permanent("bad version")) stops retries
+  -- Inside a plugin's execute (they yield to the engine, never block the loop):
+  sleep = from_plugins("sleep"),         -- ws.sleep("2s")
+  call = from_plugins("call"),           -- ws.call("ws.exec", req) -> resp
+  exec = from_plugins("exec"),           -- ws.exec{ argv = {...} } -> { code, stdout, stderr, ... }
+  -- plans assembled step by step (builder.lua)
+  builder = function() return require("workstream.builder").new end,
+}
 
-ws.types = require "workstream.types"
-ws.plugin = plugins.plugin         -- ws.plugin{ name=, request=, execute=, ... }
-ws.permanent = plugins.permanent   -- error(ws.permanent("bad version")) stops retries
--- Inside a plugin's execute (they yield to the engine, never block the loop):
-ws.sleep = plugins.sleep           -- ws.sleep("2s")
-ws.call = plugins.call             -- ws.call("ws.exec", req) -> resp
-ws.exec = plugins.exec             -- ws.exec{ argv = {...} } -> { code, stdout, stderr, ... }
 --- ws.plugins.load(path): loads an external C plugin (a shared object) into the
 -- default registry. The plugins in $WS_PLUGIN_PATH's directories load by themselves.
 ws.plugins = {
@@ -528,6 +540,16 @@ ws.plugins = {
 -- A new registry with the built-ins: ws.run(plan, { registry = r }) runs against it
 -- (the testing helpers put fakes in one).
 ws.registry = function() return core().new_registry() end
-ws.builder = require("workstream.builder").new -- plans assembled step by step (builder.lua)
+
+-- ws.types, ws.plugin, ws.builder...: loaded, then kept as plain fields.
+setmetatable(ws, {
+  __index = function(t, k)
+    local load = LAZY[k]
+    if load == nil then return nil end
+    local v = load()
+    rawset(t, k, v)
+    return v
+  end,
+})
 
 return ws

@@ -247,6 +247,16 @@ const ws_plugin_def_t *ws_registry_at(const ws_registry_t *r, size_t i); /* by n
 ** 0, or -1 with a message in err that starts with the path. */
 int ws_registry_load(ws_registry_t *r, const char *path, char *err, size_t errlen);
 
+/* Opens a plugin library as ws_registry_load does (same checks of the entry
+** point and the ABI, same symbol resolution against the host) and returns its
+** definition named `name`, without registering it or running its init: for a
+** host that loads the implementation of a plugin only when it is first used
+** (ws.check.http and libcurl). The library stays loaded for the life of the
+** process; it is unloaded again when it does not define `name`.
+** The definition, or NULL with a message in err that starts with the path. */
+const ws_plugin_def_t *ws_plugin_open(const char *path, const char *name, char *err,
+                                      size_t errlen);
+
 /* Loads, with ws_registry_load, every "*.so" file (not hidden) in each
 ** directory of a colon-separated search path such as WS_PLUGIN_PATH: the
 ** directories in the order given, the files of each in byte order of their
