@@ -19,7 +19,7 @@
 **   "exit_code"  retryable  exited with a code not in ok_codes
 **   "signal"     retryable  killed by a signal (not by us)
 **   "cancelled"  retryable  the engine cancelled the attempt (timeout, stop)
-**   "ENOENT"...  permanent  uv_spawn refused (uv_err_name of its error): no
+**   "ENOENT"...  permanent  the spawn failed (uv_err_name of its error): no
 **                           such program, not executable, bad cwd. Resource
 **                           shortages (EAGAIN, EMFILE, ENFILE, ENOMEM) are
 **                           retryable.
@@ -29,10 +29,13 @@
 **   EXEC_ERR_TAIL_MAX bytes, so a failure never drags huge output along.
 **
 ** Design:
-**   - Everything runs on the engine's loop: uv_spawn, uv pipes for stdio, uv
-**     timers. Nothing blocks and there are no threads.
-**   - The child is spawned detached (UV_PROCESS_DETACHED: setsid), so it leads
-**     its own session and process group. Cancelling signals the whole group
+**   - Everything runs on the engine's loop: the child's exit is watched there
+**     (childproc.c: posix_spawn and a pidfd, or uv_spawn where pidfds are
+**     missing), uv pipes for stdio, uv timers. Nothing blocks and there are
+**     no threads. posix_spawn, unlike libuv's fork, does not copy the
+**     engine's page tables, so a spawn costs the same whatever its heap.
+**   - The child is spawned in its own session (setsid), so it leads its own
+**     process group. Cancelling signals the whole group
 **     (kill(-pid)): SIGTERM first, SIGKILL after EXEC_KILL_GRACE_MS, so that a
 **     shell's children die with it and a timed-out command really stops.
 **     Its own session also keeps a terminal's Ctrl-C (sent to the foreground
@@ -59,7 +62,7 @@
 **     completion) is still readable when the result is built.
 **   - Writing to a child that stopped reading raises SIGPIPE; its default
 **     action would kill the whole engine, so init sets SIGPIPE to SIG_IGN when
-**     it is still SIG_DFL (libuv restores default dispositions in the child).
+**     it is still SIG_DFL (the child gets default dispositions: childproc.c).
 */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -81,6 +84,7 @@
 
 #include "builtins.h"
 #include "exec.h"
+#include "childproc.h"
 #include "utf8.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
@@ -149,7 +153,7 @@ typedef struct exec_state {
   char *cwd;
   unsigned char ok_codes[(EXEC_MAX_EXIT_CODE + 1) / 8]; /* bitmap */
 
-  uv_process_t proc;
+  wsp_proc_t proc;
   exec_capture_t out, err;
   uv_pipe_t in;
   uv_write_t in_req;
@@ -160,8 +164,8 @@ typedef struct exec_state {
   int nhandles;
   int live; /* initialised handles whose close callback has not run */
 
-  bool spawn_tried;    /* uv_spawn ran (then the call will be completed) */
-  int spawn_rc;        /* uv_spawn's error; 0 when the child ran */
+  bool spawn_tried;    /* wsp_spawn ran (then the call will be completed) */
+  int spawn_rc;        /* wsp_spawn's error; 0 when the child ran */
   char fail_code[32];  /* when the spawn failed: uv_err_name, ... */
   char *fail_msg;      /* ... the message (NULL if out of memory) ... */
   bool fail_permanent; /* ... and whether a retry is pointless */
@@ -494,7 +498,7 @@ static const char *exec_req_string(const json_t *req, const char *field) {
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The argv array for uv_spawn; the strings are borrowed from the request. */
+/* The argv array for the spawn; the strings are borrowed from the request. */
 static char **exec_build_argv(const json_t *argv) {
   size_t i, n = json_array_size(argv);
   char **out = calloc(n + 1, sizeof *out);
@@ -689,14 +693,22 @@ static void exec_on_close(uv_handle_t *h) {
     exec_finish(st);
 }
 
-/* Closes every handle still open; the call completes in the last callback. */
+/* Closes every handle still open (the process's with its pidfd); the call
+** completes in the last callback. */
 static void exec_close_all(exec_state_t *st) {
   int i;
 
   st->closing = true;
-  for (i = 0; i < st->nhandles; i++)
-    if (!uv_is_closing(st->handles[i]))
-      uv_close(st->handles[i], exec_on_close);
+  for (i = 0; i < st->nhandles; i++) {
+    uv_handle_t *h = st->handles[i];
+
+    if (uv_is_closing(h))
+      continue;
+    if (h == wsp_proc_handle(&st->proc))
+      wsp_proc_close(&st->proc, exec_on_close);
+    else
+      uv_close(h, exec_on_close);
+  }
   if (st->live == 0)
     exec_finish(st);
 }
@@ -816,7 +828,7 @@ static void exec_on_kill_timeout(uv_timer_t *timer) {
   exec_signal_group(st, SIGKILL);
 }
 
-static void exec_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal) {
+static void exec_on_exit(wsp_proc_t *proc, int64_t exit_status, int term_signal) {
   exec_state_t *st = proc->data;
 
   st->t_exit = uv_hrtime();
@@ -831,11 +843,13 @@ static void exec_on_exit(uv_process_t *proc, int64_t exit_status, int term_signa
 /* ------------------------------------------------------- the plugin */
 
 /* Ignores SIGPIPE process-wide unless the host already chose a disposition:
-** a child that stops reading its stdin must not kill the engine. */
+** a child that stops reading its stdin must not kill the engine. Also
+** chooses how children are started (childproc.c). */
 static int exec_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
   struct sigaction sa;
 
   (void)def;
+  wsp_spawn_init();
   if (sigaction(SIGPIPE, NULL, &sa) != 0) {
     snprintf(err, errlen, "cannot read the SIGPIPE disposition: %s", strerror(errno));
     return -1;
@@ -852,8 +866,8 @@ static int exec_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
   return 0;
 }
 
-/* The message for a failed uv_spawn, blaming the working directory when it
-** is the problem (chdir runs in the child, so uv_spawn cannot tell us). */
+/* The message for a failed spawn, blaming the working directory when it is
+** the problem (chdir runs in the child, so the spawn's error cannot tell). */
 static char *exec_spawn_message(const exec_state_t *st, int rc) {
   exec_buf_t b = { 0 };
   struct stat sb;
@@ -920,7 +934,7 @@ static int exec_abandon(exec_state_t *st, int rc) {
   return rc;
 }
 
-/* Initialises the pipes and timers (the process handle is uv_spawn's). */
+/* Initialises the pipes and timers (the process handle is wsp_spawn's). */
 static int exec_init_handles(exec_state_t *st, uv_loop_t *loop, bool feed_stdin) {
   int rc;
 
@@ -946,39 +960,29 @@ static int exec_init_handles(exec_state_t *st, uv_loop_t *loop, bool feed_stdin)
 }
 
 /* Spawns the child: stdout and stderr into our pipes, stdin from our pipe or
-** /dev/null (UV_IGNORE), detached into its own session and process group. */
+** /dev/null, in its own session and process group (childproc.h). */
 static int exec_spawn(exec_state_t *st, uv_loop_t *loop, char **argv, char **env,
                       const char *cwd, bool feed_stdin) {
-  uv_process_options_t opts;
-  uv_stdio_container_t stdio[3];
+  wsp_spawn_opts_t opts;
+  uv_handle_t *h;
   int rc;
 
-  memset(stdio, 0, sizeof stdio);
-  if (feed_stdin) {
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&st->in;
-  } else {
-    stdio[0].flags = UV_IGNORE;
-  }
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&st->out.pipe;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&st->err.pipe;
-
   memset(&opts, 0, sizeof opts);
-  opts.exit_cb = exec_on_exit;
   opts.file = argv[0];
   opts.args = argv;
   opts.env = env; /* NULL: inherit */
   opts.cwd = cwd;
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.stdio_count = 3;
-  opts.stdio = stdio;
+  opts.in = feed_stdin ? &st->in : NULL;
+  opts.out = &st->out.pipe;
+  opts.err = &st->err.pipe;
+  opts.exit_cb = exec_on_exit;
 
   st->t_spawn = uv_hrtime();
   st->spawn_tried = true;
-  rc = uv_spawn(loop, &st->proc, &opts);
-  exec_track(st, (uv_handle_t *)&st->proc); /* initialised even when it fails */
+  st->proc.data = st;
+  rc = wsp_spawn(loop, &st->proc, &opts);
+  if ((h = wsp_proc_handle(&st->proc)) != NULL)
+    exec_track(st, h); /* may be initialised even when the spawn failed */
   if (rc == 0)
     st->pid = st->proc.pid;
   return rc;

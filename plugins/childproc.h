@@ -1,0 +1,88 @@
+/*
+** plugins/childproc.h - starts a child process on a libuv loop without fork():
+** posix_spawn, and a pidfd watched on the loop for its exit (childproc.c).
+**
+** libuv 1.44's uv_spawn forks, which copies the page tables of the whole
+** engine for every child (~8 ms at 100 MB of heap); posix_spawn does not.
+** The child is the one uv_spawn made for ws.exec: its own session and process
+** group, every signal at its default disposition, an empty signal mask,
+** stdin from a pipe or /dev/null, stdout and stderr into pipes.
+**
+** Where pidfds are missing (Linux < 5.3, a seccomp filter refusing them)
+** children are started with uv_spawn instead, the same way.
+**
+** Internal to the built-in plugins (the wsp_ prefix); not part of the engine's API.
+*/
+#ifndef WORKSTREAM_PLUGINS_CHILDPROC_H
+#define WORKSTREAM_PLUGINS_CHILDPROC_H
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct wsp_proc wsp_proc_t;
+
+/* The child exited: its exit code, or -1 and the signal that ended it.
+** exit_status is also -1 (and term_signal 0) when the status was lost: the
+** child was reaped by someone else (the host set SIGCHLD to SIG_IGN). */
+typedef void (*wsp_exit_cb)(wsp_proc_t *proc, int64_t exit_status, int term_signal);
+
+typedef struct wsp_spawn_opts {
+  const char *file; /* a path (with a '/'), or a name looked up in PATH */
+  char **args;      /* argv as the child sees it, NULL-terminated */
+  char **env;       /* the child's environment; NULL: the engine's own */
+  const char *cwd;  /* NULL: the engine's own */
+  /* Initialised (uv_pipe_init), not yet opened; they get the parent's ends.
+  ** in: the child's stdin (NULL: /dev/null); out, err: its stdout, stderr. */
+  uv_pipe_t *in;
+  uv_pipe_t *out;
+  uv_pipe_t *err;
+  wsp_exit_cb exit_cb; /* runs once, on the loop */
+} wsp_spawn_opts_t;
+
+struct wsp_proc {
+  void *data; /* the caller's */
+  int pid;    /* once started */
+  /* private */
+  union {
+    uv_poll_t poll;       /* on the pidfd */
+    uv_process_t process; /* the uv_spawn fallback */
+  } u;
+  uv_handle_t *handle; /* the member of u that is initialised, or NULL */
+  int pidfd;
+  wsp_exit_cb exit_cb;
+};
+
+/* How children are started: chosen once, on the first call of wsp_spawn_init
+** or wsp_spawn, by whether pidfd_open works. */
+typedef enum wsp_spawn_mode {
+  WSP_SPAWN_UNKNOWN, /* not probed yet */
+  WSP_SPAWN_POSIX,   /* posix_spawn + pidfd */
+  WSP_SPAWN_UV       /* uv_spawn (fork) */
+} wsp_spawn_mode_t;
+
+/* Probes pidfd_open (once; again later if the probe ran out of descriptors). */
+void wsp_spawn_init(void);
+wsp_spawn_mode_t wsp_spawn_mode(void);
+/* For tests: forces a mode, so that the fallback runs on a kernel with pidfds. */
+void wsp_spawn_set_mode(wsp_spawn_mode_t mode);
+
+/*
+** Starts a child. 0 when it runs: exit_cb will run once, and the parent's
+** ends of the pipes are open in opts' pipes. Else a negative UV error: the
+** program could not be run (UV_ENOENT, UV_EACCES, ... also for a bad cwd,
+** the program being found and the directory changed in the child), or
+** resources ran out; exit_cb never runs.
+** Either way the caller closes the pipes (some may be open), and when
+** wsp_proc_handle(proc) is not NULL, closes proc with wsp_proc_close once,
+** after exit_cb ran (a child not reaped by then is left a zombie).
+*/
+int wsp_spawn(uv_loop_t *loop, wsp_proc_t *proc, const wsp_spawn_opts_t *opts);
+
+/* The loop handle of proc (its data member is the caller's to set), or NULL
+** when wsp_spawn initialised none. */
+uv_handle_t *wsp_proc_handle(const wsp_proc_t *proc);
+
+/* Closes proc's handle (cb runs as for uv_close) and its pidfd. */
+void wsp_proc_close(wsp_proc_t *proc, uv_close_cb cb);
+
+#endif
