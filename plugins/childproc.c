@@ -165,19 +165,21 @@ static int spawn_pipe(int fds[2]) {
   if (pipe2(fds, O_CLOEXEC) != 0)
     return spawn_errno();
   for (i = 0; i < 2; i++) {
-    if (fds[i] <= 2) {
-      int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    int fd;
+
+    if (fds[i] > 2)
+      continue;
+    fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) {
       int rc = spawn_errno();
 
-      close(fds[i]);
-      fds[i] = fd;
-      if (fd < 0) {
-        if (fds[1 - i] >= 0)
-          close(fds[1 - i]);
-        fds[0] = fds[1] = -1;
-        return rc;
-      }
+      close(fds[0]);
+      close(fds[1]);
+      fds[0] = fds[1] = -1;
+      return rc;
     }
+    close(fds[i]);
+    fds[i] = fd;
   }
   return 0;
 }
@@ -380,7 +382,7 @@ static int spawn_attr_init(posix_spawnattr_t *attr) {
   return rc;
 }
 
-/* dup2s the child's pipe ends onto 0, 1, 2 (stdin from /dev/null without a
+/* dup2s the child's pipe ends onto 0, 1, 2 (/dev/null where there is no
 ** pipe), then changes the directory; in that order, as uv_spawn did. */
 static int spawn_actions_init(posix_spawn_file_actions_t *fa, const int child_fd[3],
                               const char *cwd) {
@@ -392,7 +394,7 @@ static int spawn_actions_init(posix_spawn_file_actions_t *fa, const int child_fd
     if (child_fd[i] >= 0)
       rc = posix_spawn_file_actions_adddup2(fa, child_fd[i], i);
     else
-      rc = posix_spawn_file_actions_addopen(fa, i, "/dev/null", O_RDONLY, 0);
+      rc = posix_spawn_file_actions_addopen(fa, i, "/dev/null", i == 0 ? O_RDONLY : O_RDWR, 0);
   }
   if (rc == 0 && cwd != NULL)
     rc = posix_spawn_file_actions_addchdir_np(fa, cwd);

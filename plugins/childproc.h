@@ -32,7 +32,7 @@ typedef struct wsp_spawn_opts {
   char **env;       /* the child's environment; NULL: the engine's own */
   const char *cwd;  /* NULL: the engine's own */
   /* Initialised (uv_pipe_init), not yet opened; they get the parent's ends.
-  ** in: the child's stdin (NULL: /dev/null); out, err: its stdout, stderr. */
+  ** in: the child's stdin, out, err: its stdout and stderr; NULL: /dev/null. */
   uv_pipe_t *in;
   uv_pipe_t *out;
   uv_pipe_t *err;
