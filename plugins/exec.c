@@ -83,8 +83,8 @@
 #include <uv.h>
 
 #include "builtins.h"
-#include "exec.h"
 #include "childproc.h"
+#include "exec.h"
 #include "utf8.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
