@@ -8,6 +8,11 @@
 ** group, every signal at its default disposition, an empty signal mask,
 ** stdin from a pipe or /dev/null, stdout and stderr into pipes.
 **
+** posix_spawn blocks its caller until the child has exec'd, and on a busy
+** machine a new child can wait milliseconds for a CPU before it does: the
+** spawns run on a few threads of their own, so the loop never waits for
+** them and several children start at once.
+**
 ** Where pidfds are missing (Linux < 5.3, a seccomp filter refusing them)
 ** children are started with uv_spawn instead, the same way.
 **
@@ -16,10 +21,15 @@
 #ifndef WORKSTREAM_PLUGINS_CHILDPROC_H
 #define WORKSTREAM_PLUGINS_CHILDPROC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 typedef struct wsp_proc wsp_proc_t;
+
+/* The spawn is over: status 0 when the child runs, else the UV error of a
+** child that could not be started (see wsp_spawn). */
+typedef void (*wsp_spawn_cb)(wsp_proc_t *proc, int status);
 
 /* The child exited: its exit code, or -1 and the signal that ended it.
 ** exit_status is also -1 (and term_signal 0) when the status was lost: the
@@ -36,7 +46,8 @@ typedef struct wsp_spawn_opts {
   uv_pipe_t *in;
   uv_pipe_t *out;
   uv_pipe_t *err;
-  wsp_exit_cb exit_cb; /* runs once, on the loop */
+  wsp_spawn_cb spawn_cb; /* runs once, on the loop */
+  wsp_exit_cb exit_cb;   /* runs once, on the loop, after spawn_cb with 0 */
 } wsp_spawn_opts_t;
 
 struct wsp_proc {
@@ -49,7 +60,13 @@ struct wsp_proc {
   } u;
   uv_handle_t *handle; /* the member of u that is initialised, or NULL */
   int pidfd;
+  struct wsp__spawn_job *job; /* while the spawn is under way */
+  wsp_spawn_cb spawn_cb;
   wsp_exit_cb exit_cb;
+  bool spawned;      /* spawn_cb ran */
+  bool exit_pending; /* uv_spawn reported the exit before spawn_cb ran */
+  int64_t exit_status;
+  int term_signal;
 };
 
 /* How children are started: chosen once, on the first call of wsp_spawn_init
@@ -67,14 +84,18 @@ wsp_spawn_mode_t wsp_spawn_mode(void);
 void wsp_spawn_set_mode(wsp_spawn_mode_t mode);
 
 /*
-** Starts a child. 0 when it runs: exit_cb will run once, and the parent's
-** ends of the pipes are open in opts' pipes. Else a negative UV error: the
-** program could not be run (UV_ENOENT, UV_EACCES, ... also for a bad cwd,
-** the program being found and the directory changed in the child), or
-** resources ran out; exit_cb never runs.
-** Either way the caller closes the pipes (some may be open), and when
-** wsp_proc_handle(proc) is not NULL, closes proc with wsp_proc_close once,
-** after exit_cb ran (a child not reaped by then is left a zombie).
+** Starts a child. 0 when the spawn is under way: spawn_cb will run, with 0
+** when the child runs (then exit_cb runs once, maybe right after spawn_cb
+** returned) or a UV error: the program could not be run (UV_ENOENT,
+** UV_EACCES, ... also for a bad cwd: the directory is changed in the child),
+** or resources ran out. Else a negative UV error at once (resources): no
+** callback runs.
+** opts is copied; what it points to (file, args, env, cwd) must stay valid
+** until spawn_cb has run. The parent's ends of the pipes are opened in opts'
+** pipes; the caller closes those pipes in any case (some may be open even
+** after a failure). After spawn_cb, when wsp_proc_handle(proc) is not NULL,
+** the caller closes proc with wsp_proc_close, once, after exit_cb ran (a
+** child not reaped by then is left a zombie).
 */
 int wsp_spawn(uv_loop_t *loop, wsp_proc_t *proc, const wsp_spawn_opts_t *opts);
 

@@ -164,8 +164,13 @@ typedef struct exec_state {
   int nhandles;
   int live; /* initialised handles whose close callback has not run */
 
+  char **argv;         /* for the spawn, until it is over (borrowed strings) */
+  char **env;          /* the child's environment; NULL: the engine's */
+  size_t env_owned;    /* env's first entries are allocated */
+  bool feed_stdin;     /* the child's stdin is our pipe */
+  bool spawning;       /* wsp_spawn is under way: the child may not exist yet */
   bool spawn_tried;    /* wsp_spawn ran (then the call will be completed) */
-  int spawn_rc;        /* wsp_spawn's error; 0 when the child ran */
+  int spawn_rc;        /* the spawn's error; 0 when the child ran */
   char fail_code[32];  /* when the spawn failed: uv_err_name, ... */
   char *fail_msg;      /* ... the message (NULL if out of memory) ... */
   bool fail_permanent; /* ... and whether a retry is pointless */
@@ -571,6 +576,8 @@ static void exec_free_env(char **env, size_t nowned) {
 /* --------------------------------------------------------- lifecycle */
 
 static void exec_state_free(exec_state_t *st) {
+  free(st->argv);
+  exec_free_env(st->env, st->env_owned);
   free(st->argv0);
   free(st->cwd);
   free(st->fail_msg);
@@ -727,8 +734,11 @@ static void exec_capture_stop(exec_capture_t *cap) {
 }
 
 /* Signals the child's process group; if the group is gone but the child is
-** not yet reaped (it left its group), signals the child alone. */
+** not yet reaped (it left its group), signals the child alone. Never before
+** the child exists: kill(0) would signal the engine's own group. */
 static void exec_signal_group(exec_state_t *st, int sig) {
+  if (st->pid <= 0)
+    return;
   if (kill(-(pid_t)st->pid, sig) != 0 && errno == ESRCH && !st->exited)
     kill((pid_t)st->pid, sig);
 }
@@ -959,32 +969,31 @@ static int exec_init_handles(exec_state_t *st, uv_loop_t *loop, bool feed_stdin)
   return 0;
 }
 
-/* Spawns the child: stdout and stderr into our pipes, stdin from our pipe or
-** /dev/null, in its own session and process group (childproc.h). */
-static int exec_spawn(exec_state_t *st, uv_loop_t *loop, char **argv, char **env,
-                      const char *cwd, bool feed_stdin) {
+static void exec_on_spawned(wsp_proc_t *proc, int status);
+
+/* Starts spawning the child (st->argv, st->env): stdout and stderr into our
+** pipes, stdin from our pipe or /dev/null, in its own session and process
+** group (childproc.h). exec_on_spawned tells how it went. */
+static int exec_spawn(exec_state_t *st, uv_loop_t *loop) {
   wsp_spawn_opts_t opts;
-  uv_handle_t *h;
   int rc;
 
   memset(&opts, 0, sizeof opts);
-  opts.file = argv[0];
-  opts.args = argv;
-  opts.env = env; /* NULL: inherit */
-  opts.cwd = cwd;
-  opts.in = feed_stdin ? &st->in : NULL;
+  opts.file = st->argv[0];
+  opts.args = st->argv;
+  opts.env = st->env; /* NULL: inherit */
+  opts.cwd = st->cwd;
+  opts.in = st->feed_stdin ? &st->in : NULL;
   opts.out = &st->out.pipe;
   opts.err = &st->err.pipe;
+  opts.spawn_cb = exec_on_spawned;
   opts.exit_cb = exec_on_exit;
 
   st->t_spawn = uv_hrtime();
   st->spawn_tried = true;
   st->proc.data = st;
   rc = wsp_spawn(loop, &st->proc, &opts);
-  if ((h = wsp_proc_handle(&st->proc)) != NULL)
-    exec_track(st, h); /* may be initialised even when the spawn failed */
-  if (rc == 0)
-    st->pid = st->proc.pid;
+  st->spawning = rc == 0;
   return rc;
 }
 
@@ -1012,16 +1021,55 @@ static void exec_start_io(exec_state_t *st, const json_t *input) {
   }
 }
 
+/* The spawn failed: a failed attempt, not a failed start. It is reported
+** once the handles closed. */
+static void exec_spawn_failed(exec_state_t *st, int rc) {
+  st->spawn_rc = rc;
+  st->fail_permanent = !exec_spawn_error_is_transient(rc);
+  uv_err_name_r(rc, st->fail_code, sizeof st->fail_code);
+  st->fail_msg = exec_spawn_message(st, rc);
+  exec_close_all(st);
+}
+
+/* Cancel's signals: SIGTERM to the child's group now, SIGKILL later. */
+static void exec_stop_child(exec_state_t *st) {
+  exec_signal_group(st, SIGTERM);
+  uv_timer_start(&st->kill_timer, exec_on_kill_timeout, EXEC_KILL_GRACE_MS, 0);
+}
+
+/* The spawn is over: the child runs (its I/O starts; a cancel that came
+** meanwhile stops it now), or it could not be started. */
+static void exec_on_spawned(wsp_proc_t *proc, int status) {
+  exec_state_t *st = proc->data;
+  uv_handle_t *h = wsp_proc_handle(proc);
+  const json_t *input = NULL;
+
+  st->spawning = false;
+  free(st->argv);
+  st->argv = NULL;
+  exec_free_env(st->env, st->env_owned);
+  st->env = NULL;
+  if (h != NULL)
+    exec_track(st, h); /* may be initialised even when the spawn failed */
+  if (status != 0) {
+    exec_spawn_failed(st, status);
+    return;
+  }
+  st->pid = proc->pid;
+  if (st->feed_stdin)
+    input = json_object_get(ws_call_request(st->call), "stdin");
+  exec_start_io(st, input);
+  if (st->cancelled)
+    exec_stop_child(st);
+}
+
 static int exec_start(ws_call_t *call) {
   const json_t *req = ws_call_request(call);
   const json_t *jargv = json_object_get(req, "argv");
   const json_t *jenv = json_object_get(req, "env");
   const json_t *jin = json_object_get(req, "stdin");
   const char *cwd = exec_req_string(req, "cwd");
-  bool feed_stdin;
   exec_state_t *st;
-  char **argv, **env = NULL;
-  size_t env_owned = 0;
   char why[256];
   int rc;
 
@@ -1029,60 +1077,48 @@ static int exec_start(ws_call_t *call) {
     ws_call_fail(call, 1, "bad_request", "%s", why);
     return 0;
   }
-  /* An empty stdin is the same as none: the child reads EOF at once. */
-  feed_stdin = json_is_string(jin) && json_string_length(jin) > 0;
 
   st = calloc(1, sizeof *st);
   if (st == NULL)
     return UV_ENOMEM;
   st->call = call;
+  /* An empty stdin is the same as none: the child reads EOF at once. */
+  st->feed_stdin = json_is_string(jin) && json_string_length(jin) > 0;
   st->argv0 = strdup(json_string_value(json_array_get(jargv, 0)));
   st->cwd = cwd ? strdup(cwd) : NULL;
-  argv = exec_build_argv(jargv);
+  st->argv = exec_build_argv(jargv);
   if (json_is_object(jenv))
-    env = exec_build_env(jenv, &env_owned);
-  if (st->argv0 == NULL || (cwd != NULL && st->cwd == NULL) || argv == NULL ||
-      (json_is_object(jenv) && env == NULL)) {
-    free(argv);
-    exec_free_env(env, env_owned);
+    st->env = exec_build_env(jenv, &st->env_owned);
+  if (st->argv0 == NULL || (cwd != NULL && st->cwd == NULL) || st->argv == NULL ||
+      (json_is_object(jenv) && st->env == NULL)) {
     exec_state_free(st);
     return UV_ENOMEM;
   }
   exec_set_ok_codes(st, json_object_get(req, "ok_codes"));
 
-  rc = exec_init_handles(st, ws_call_loop(call), feed_stdin);
+  rc = exec_init_handles(st, ws_call_loop(call), st->feed_stdin);
   if (rc == 0)
-    rc = exec_spawn(st, ws_call_loop(call), argv, env, cwd, feed_stdin);
-  free(argv);
-  exec_free_env(env, env_owned);
+    rc = exec_spawn(st, ws_call_loop(call));
   if (!st->spawn_tried)
     return exec_abandon(st, rc);
 
   ws_call_set_data(call, st);
-  if (rc != 0) {
-    /* A failed attempt, not a failed start: report it once the handles closed. */
-    st->spawn_rc = rc;
-    st->fail_permanent = !exec_spawn_error_is_transient(rc);
-    uv_err_name_r(rc, st->fail_code, sizeof st->fail_code);
-    st->fail_msg = exec_spawn_message(st, rc);
-    exec_close_all(st);
-    return 0;
-  }
-  exec_start_io(st, feed_stdin ? jin : NULL);
-  return 0;
+  if (rc != 0)
+    exec_spawn_failed(st, rc);
+  return 0; /* else exec_on_spawned goes on */
 }
 
-/* Asks the child to stop: SIGTERM to its process group now, SIGKILL after
-** EXEC_KILL_GRACE_MS. The call completes once the child exited and its pipes
-** closed, reporting "cancelled". */
+/* Asks the child to stop: SIGTERM to its process group now (or as soon as
+** the spawn is over), SIGKILL after EXEC_KILL_GRACE_MS. The call completes
+** once the child exited and its pipes closed, reporting "cancelled". */
 static void exec_cancel(ws_call_t *call) {
   exec_state_t *st = ws_call_data(call);
 
   if (st == NULL || st->closing || st->cancelled)
     return;
   st->cancelled = true;
-  exec_signal_group(st, SIGTERM);
-  uv_timer_start(&st->kill_timer, exec_on_kill_timeout, EXEC_KILL_GRACE_MS, 0);
+  if (!st->spawning)
+    exec_stop_child(st);
 }
 
 const ws_plugin_def_t ws_plugin_exec = {

@@ -955,6 +955,69 @@ static bool no_children(void) {
   return waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD;
 }
 
+/* Stops the run (forced) as soon as the action under test starts running. */
+typedef struct stop_at_start {
+  ws_run_t *run;
+  const ws_action_t *action;
+  bool stopped;
+} stop_at_start_t;
+
+static void stop_at_start_event(const ws_event_t *ev, void *ud) {
+  stop_at_start_t *ss = ud;
+
+  if (ev->kind == WS_EV_STATE && ev->node == &ss->action->node && ev->status == WS_RUNNING &&
+      !ss->stopped)
+    ss->stopped = ws_run_stop(ss->run, true) == 0;
+}
+
+static void stop_at_start_done(ws_run_t *run, void *ud) {
+  (void)run;
+  (void)ud;
+}
+
+/* A cancel that comes while the child is being spawned (the stop takes
+** effect on the next loop turn, the spawn runs on a thread) still stops it,
+** once it runs. Had the cancel been lost, sleep would succeed. Both ways. */
+static void test_cancel_during_spawn(void **state) {
+  ws_run_opts_t opts = { .on_event = stop_at_start_event, .virtual_clock = true };
+  stop_at_start_t ss = { 0 };
+  ws_action_t *action;
+  ws_plan_t *plan;
+  uv_loop_t loop;
+  test_run_t run;
+  const ws_error_t *err;
+  char errbuf[512];
+  int i;
+
+  (void)state;
+  for (i = 0; i < 5; i++) {
+    plan = one_action_plan(json_pack("{s:[s,s]}", "argv", "sleep", "5"), 0, &action);
+    run.plan = plan;
+    run.action = action;
+    if (ws_plan_resolve(plan, g_reg, errbuf, sizeof errbuf) != 0)
+      fail_msg("ws_plan_resolve: %s", errbuf);
+    assert_int_equal(uv_loop_init(&loop), 0);
+    memset(&ss, 0, sizeof ss);
+    ss.action = action;
+    opts.ud = &ss;
+    ss.run = ws_run_new(&loop, plan, g_reg, &opts, errbuf, sizeof errbuf);
+    if (ss.run == NULL)
+      fail_msg("ws_run_new: %s", errbuf);
+    assert_int_equal(ws_run_start(ss.run, stop_at_start_done), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ws_run_free(ss.run);
+    test_close_loop(&loop);
+
+    assert_true(ss.stopped);
+    err = run.action->attempts[0].err;
+    assert_non_null(err);
+    assert_string_equal(err->code, "cancelled");
+    test_assert_contains(err->msg, "command \"sleep\" was cancelled and stopped by signal 15");
+    test_run_free(&run);
+  }
+  assert_true(no_children());
+}
+
 /* Every way an attempt ends closes every descriptor it opened (pipes,
 ** pidfd) and reaps its child. Both ways. */
 static void test_no_fd_leak_no_zombie(void **state) {
@@ -1157,6 +1220,7 @@ int main(void) {
     cmocka_unit_test(test_background_holder),
     BOTH_WAYS(test_many_concurrent),
     BOTH_WAYS(test_cancel_kills_group),
+    BOTH_WAYS(test_cancel_during_spawn),
     BOTH_WAYS(test_no_fd_leak_no_zombie),
     cmocka_unit_test(test_out_of_descriptors),
     cmocka_unit_test(test_timeout_kills_group),
