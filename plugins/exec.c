@@ -19,7 +19,7 @@
 **   "exit_code"  retryable  exited with a code not in ok_codes
 **   "signal"     retryable  killed by a signal (not by us)
 **   "cancelled"  retryable  the engine cancelled the attempt (timeout, stop)
-**   "ENOENT"...  permanent  uv_spawn refused (uv_err_name of its error): no
+**   "ENOENT"...  permanent  the spawn failed (uv_err_name of its error): no
 **                           such program, not executable, bad cwd. Resource
 **                           shortages (EAGAIN, EMFILE, ENFILE, ENOMEM) are
 **                           retryable.
@@ -29,10 +29,13 @@
 **   EXEC_ERR_TAIL_MAX bytes, so a failure never drags huge output along.
 **
 ** Design:
-**   - Everything runs on the engine's loop: uv_spawn, uv pipes for stdio, uv
-**     timers. Nothing blocks and there are no threads.
-**   - The child is spawned detached (UV_PROCESS_DETACHED: setsid), so it leads
-**     its own session and process group. Cancelling signals the whole group
+**   - Everything runs on the engine's loop: the child's exit is watched there
+**     (childproc.c: posix_spawn and a pidfd, or uv_spawn where pidfds are
+**     missing), uv pipes for stdio, uv timers. Nothing blocks and there are
+**     no threads. posix_spawn, unlike libuv's fork, does not copy the
+**     engine's page tables, so a spawn costs the same whatever its heap.
+**   - The child is spawned in its own session (setsid), so it leads its own
+**     process group. Cancelling signals the whole group
 **     (kill(-pid)): SIGTERM first, SIGKILL after EXEC_KILL_GRACE_MS, so that a
 **     shell's children die with it and a timed-out command really stops.
 **     Its own session also keeps a terminal's Ctrl-C (sent to the foreground
@@ -59,7 +62,7 @@
 **     completion) is still readable when the result is built.
 **   - Writing to a child that stopped reading raises SIGPIPE; its default
 **     action would kill the whole engine, so init sets SIGPIPE to SIG_IGN when
-**     it is still SIG_DFL (libuv restores default dispositions in the child).
+**     it is still SIG_DFL (the child gets default dispositions: childproc.c).
 */
 #if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L
@@ -80,6 +83,7 @@
 #include <uv.h>
 
 #include "builtins.h"
+#include "childproc.h"
 #include "exec.h"
 #include "utf8.h"
 #include "workstream/plugin.h"
@@ -149,7 +153,7 @@ typedef struct exec_state {
   char *cwd;
   unsigned char ok_codes[(EXEC_MAX_EXIT_CODE + 1) / 8]; /* bitmap */
 
-  uv_process_t proc;
+  wsp_proc_t proc;
   exec_capture_t out, err;
   uv_pipe_t in;
   uv_write_t in_req;
@@ -160,8 +164,13 @@ typedef struct exec_state {
   int nhandles;
   int live; /* initialised handles whose close callback has not run */
 
-  bool spawn_tried;    /* uv_spawn ran (then the call will be completed) */
-  int spawn_rc;        /* uv_spawn's error; 0 when the child ran */
+  char **argv;         /* for the spawn, until it is over (borrowed strings) */
+  char **env;          /* the child's environment; NULL: the engine's */
+  size_t env_owned;    /* env's first entries are allocated */
+  bool feed_stdin;     /* the child's stdin is our pipe */
+  bool spawning;       /* wsp_spawn is under way: the child may not exist yet */
+  bool spawn_tried;    /* wsp_spawn ran (then the call will be completed) */
+  int spawn_rc;        /* the spawn's error; 0 when the child ran */
   char fail_code[32];  /* when the spawn failed: uv_err_name, ... */
   char *fail_msg;      /* ... the message (NULL if out of memory) ... */
   bool fail_permanent; /* ... and whether a retry is pointless */
@@ -494,7 +503,7 @@ static const char *exec_req_string(const json_t *req, const char *field) {
   return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The argv array for uv_spawn; the strings are borrowed from the request. */
+/* The argv array for the spawn; the strings are borrowed from the request. */
 static char **exec_build_argv(const json_t *argv) {
   size_t i, n = json_array_size(argv);
   char **out = calloc(n + 1, sizeof *out);
@@ -567,6 +576,8 @@ static void exec_free_env(char **env, size_t nowned) {
 /* --------------------------------------------------------- lifecycle */
 
 static void exec_state_free(exec_state_t *st) {
+  free(st->argv);
+  exec_free_env(st->env, st->env_owned);
   free(st->argv0);
   free(st->cwd);
   free(st->fail_msg);
@@ -689,14 +700,22 @@ static void exec_on_close(uv_handle_t *h) {
     exec_finish(st);
 }
 
-/* Closes every handle still open; the call completes in the last callback. */
+/* Closes every handle still open (the process's with its pidfd); the call
+** completes in the last callback. */
 static void exec_close_all(exec_state_t *st) {
   int i;
 
   st->closing = true;
-  for (i = 0; i < st->nhandles; i++)
-    if (!uv_is_closing(st->handles[i]))
-      uv_close(st->handles[i], exec_on_close);
+  for (i = 0; i < st->nhandles; i++) {
+    uv_handle_t *h = st->handles[i];
+
+    if (uv_is_closing(h))
+      continue;
+    if (h == wsp_proc_handle(&st->proc))
+      wsp_proc_close(&st->proc, exec_on_close);
+    else
+      uv_close(h, exec_on_close);
+  }
   if (st->live == 0)
     exec_finish(st);
 }
@@ -715,8 +734,11 @@ static void exec_capture_stop(exec_capture_t *cap) {
 }
 
 /* Signals the child's process group; if the group is gone but the child is
-** not yet reaped (it left its group), signals the child alone. */
+** not yet reaped (it left its group), signals the child alone. Never before
+** the child exists: kill(0) would signal the engine's own group. */
 static void exec_signal_group(exec_state_t *st, int sig) {
+  if (st->pid <= 0)
+    return;
   if (kill(-(pid_t)st->pid, sig) != 0 && errno == ESRCH && !st->exited)
     kill((pid_t)st->pid, sig);
 }
@@ -816,7 +838,7 @@ static void exec_on_kill_timeout(uv_timer_t *timer) {
   exec_signal_group(st, SIGKILL);
 }
 
-static void exec_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal) {
+static void exec_on_exit(wsp_proc_t *proc, int64_t exit_status, int term_signal) {
   exec_state_t *st = proc->data;
 
   st->t_exit = uv_hrtime();
@@ -831,11 +853,13 @@ static void exec_on_exit(uv_process_t *proc, int64_t exit_status, int term_signa
 /* ------------------------------------------------------- the plugin */
 
 /* Ignores SIGPIPE process-wide unless the host already chose a disposition:
-** a child that stops reading its stdin must not kill the engine. */
+** a child that stops reading its stdin must not kill the engine. Also
+** chooses how children are started (childproc.c). */
 static int exec_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
   struct sigaction sa;
 
   (void)def;
+  wsp_spawn_init();
   if (sigaction(SIGPIPE, NULL, &sa) != 0) {
     snprintf(err, errlen, "cannot read the SIGPIPE disposition: %s", strerror(errno));
     return -1;
@@ -852,8 +876,8 @@ static int exec_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
   return 0;
 }
 
-/* The message for a failed uv_spawn, blaming the working directory when it
-** is the problem (chdir runs in the child, so uv_spawn cannot tell us). */
+/* The message for a failed spawn, blaming the working directory when it is
+** the problem (chdir runs in the child, so the spawn's error cannot tell). */
 static char *exec_spawn_message(const exec_state_t *st, int rc) {
   exec_buf_t b = { 0 };
   struct stat sb;
@@ -920,7 +944,7 @@ static int exec_abandon(exec_state_t *st, int rc) {
   return rc;
 }
 
-/* Initialises the pipes and timers (the process handle is uv_spawn's). */
+/* Initialises the pipes and timers (the process handle is wsp_spawn's). */
 static int exec_init_handles(exec_state_t *st, uv_loop_t *loop, bool feed_stdin) {
   int rc;
 
@@ -945,42 +969,31 @@ static int exec_init_handles(exec_state_t *st, uv_loop_t *loop, bool feed_stdin)
   return 0;
 }
 
-/* Spawns the child: stdout and stderr into our pipes, stdin from our pipe or
-** /dev/null (UV_IGNORE), detached into its own session and process group. */
-static int exec_spawn(exec_state_t *st, uv_loop_t *loop, char **argv, char **env,
-                      const char *cwd, bool feed_stdin) {
-  uv_process_options_t opts;
-  uv_stdio_container_t stdio[3];
+static void exec_on_spawned(wsp_proc_t *proc, int status);
+
+/* Starts spawning the child (st->argv, st->env): stdout and stderr into our
+** pipes, stdin from our pipe or /dev/null, in its own session and process
+** group (childproc.h). exec_on_spawned tells how it went. */
+static int exec_spawn(exec_state_t *st, uv_loop_t *loop) {
+  wsp_spawn_opts_t opts;
   int rc;
 
-  memset(stdio, 0, sizeof stdio);
-  if (feed_stdin) {
-    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
-    stdio[0].data.stream = (uv_stream_t *)&st->in;
-  } else {
-    stdio[0].flags = UV_IGNORE;
-  }
-  stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[1].data.stream = (uv_stream_t *)&st->out.pipe;
-  stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  stdio[2].data.stream = (uv_stream_t *)&st->err.pipe;
-
   memset(&opts, 0, sizeof opts);
+  opts.file = st->argv[0];
+  opts.args = st->argv;
+  opts.env = st->env; /* NULL: inherit */
+  opts.cwd = st->cwd;
+  opts.in = st->feed_stdin ? &st->in : NULL;
+  opts.out = &st->out.pipe;
+  opts.err = &st->err.pipe;
+  opts.spawn_cb = exec_on_spawned;
   opts.exit_cb = exec_on_exit;
-  opts.file = argv[0];
-  opts.args = argv;
-  opts.env = env; /* NULL: inherit */
-  opts.cwd = cwd;
-  opts.flags = UV_PROCESS_DETACHED;
-  opts.stdio_count = 3;
-  opts.stdio = stdio;
 
   st->t_spawn = uv_hrtime();
   st->spawn_tried = true;
-  rc = uv_spawn(loop, &st->proc, &opts);
-  exec_track(st, (uv_handle_t *)&st->proc); /* initialised even when it fails */
-  if (rc == 0)
-    st->pid = st->proc.pid;
+  st->proc.data = st;
+  rc = wsp_spawn(loop, &st->proc, &opts);
+  st->spawning = rc == 0;
   return rc;
 }
 
@@ -1008,16 +1021,55 @@ static void exec_start_io(exec_state_t *st, const json_t *input) {
   }
 }
 
+/* The spawn failed: a failed attempt, not a failed start. It is reported
+** once the handles closed. */
+static void exec_spawn_failed(exec_state_t *st, int rc) {
+  st->spawn_rc = rc;
+  st->fail_permanent = !exec_spawn_error_is_transient(rc);
+  uv_err_name_r(rc, st->fail_code, sizeof st->fail_code);
+  st->fail_msg = exec_spawn_message(st, rc);
+  exec_close_all(st);
+}
+
+/* Cancel's signals: SIGTERM to the child's group now, SIGKILL later. */
+static void exec_stop_child(exec_state_t *st) {
+  exec_signal_group(st, SIGTERM);
+  uv_timer_start(&st->kill_timer, exec_on_kill_timeout, EXEC_KILL_GRACE_MS, 0);
+}
+
+/* The spawn is over: the child runs (its I/O starts; a cancel that came
+** meanwhile stops it now), or it could not be started. */
+static void exec_on_spawned(wsp_proc_t *proc, int status) {
+  exec_state_t *st = proc->data;
+  uv_handle_t *h = wsp_proc_handle(proc);
+  const json_t *input = NULL;
+
+  st->spawning = false;
+  free(st->argv);
+  st->argv = NULL;
+  exec_free_env(st->env, st->env_owned);
+  st->env = NULL;
+  if (h != NULL)
+    exec_track(st, h); /* may be initialised even when the spawn failed */
+  if (status != 0) {
+    exec_spawn_failed(st, status);
+    return;
+  }
+  st->pid = proc->pid;
+  if (st->feed_stdin)
+    input = json_object_get(ws_call_request(st->call), "stdin");
+  exec_start_io(st, input);
+  if (st->cancelled)
+    exec_stop_child(st);
+}
+
 static int exec_start(ws_call_t *call) {
   const json_t *req = ws_call_request(call);
   const json_t *jargv = json_object_get(req, "argv");
   const json_t *jenv = json_object_get(req, "env");
   const json_t *jin = json_object_get(req, "stdin");
   const char *cwd = exec_req_string(req, "cwd");
-  bool feed_stdin;
   exec_state_t *st;
-  char **argv, **env = NULL;
-  size_t env_owned = 0;
   char why[256];
   int rc;
 
@@ -1025,60 +1077,48 @@ static int exec_start(ws_call_t *call) {
     ws_call_fail(call, 1, "bad_request", "%s", why);
     return 0;
   }
-  /* An empty stdin is the same as none: the child reads EOF at once. */
-  feed_stdin = json_is_string(jin) && json_string_length(jin) > 0;
 
   st = calloc(1, sizeof *st);
   if (st == NULL)
     return UV_ENOMEM;
   st->call = call;
+  /* An empty stdin is the same as none: the child reads EOF at once. */
+  st->feed_stdin = json_is_string(jin) && json_string_length(jin) > 0;
   st->argv0 = strdup(json_string_value(json_array_get(jargv, 0)));
   st->cwd = cwd ? strdup(cwd) : NULL;
-  argv = exec_build_argv(jargv);
+  st->argv = exec_build_argv(jargv);
   if (json_is_object(jenv))
-    env = exec_build_env(jenv, &env_owned);
-  if (st->argv0 == NULL || (cwd != NULL && st->cwd == NULL) || argv == NULL ||
-      (json_is_object(jenv) && env == NULL)) {
-    free(argv);
-    exec_free_env(env, env_owned);
+    st->env = exec_build_env(jenv, &st->env_owned);
+  if (st->argv0 == NULL || (cwd != NULL && st->cwd == NULL) || st->argv == NULL ||
+      (json_is_object(jenv) && st->env == NULL)) {
     exec_state_free(st);
     return UV_ENOMEM;
   }
   exec_set_ok_codes(st, json_object_get(req, "ok_codes"));
 
-  rc = exec_init_handles(st, ws_call_loop(call), feed_stdin);
+  rc = exec_init_handles(st, ws_call_loop(call), st->feed_stdin);
   if (rc == 0)
-    rc = exec_spawn(st, ws_call_loop(call), argv, env, cwd, feed_stdin);
-  free(argv);
-  exec_free_env(env, env_owned);
+    rc = exec_spawn(st, ws_call_loop(call));
   if (!st->spawn_tried)
     return exec_abandon(st, rc);
 
   ws_call_set_data(call, st);
-  if (rc != 0) {
-    /* A failed attempt, not a failed start: report it once the handles closed. */
-    st->spawn_rc = rc;
-    st->fail_permanent = !exec_spawn_error_is_transient(rc);
-    uv_err_name_r(rc, st->fail_code, sizeof st->fail_code);
-    st->fail_msg = exec_spawn_message(st, rc);
-    exec_close_all(st);
-    return 0;
-  }
-  exec_start_io(st, feed_stdin ? jin : NULL);
-  return 0;
+  if (rc != 0)
+    exec_spawn_failed(st, rc);
+  return 0; /* else exec_on_spawned goes on */
 }
 
-/* Asks the child to stop: SIGTERM to its process group now, SIGKILL after
-** EXEC_KILL_GRACE_MS. The call completes once the child exited and its pipes
-** closed, reporting "cancelled". */
+/* Asks the child to stop: SIGTERM to its process group now (or as soon as
+** the spawn is over), SIGKILL after EXEC_KILL_GRACE_MS. The call completes
+** once the child exited and its pipes closed, reporting "cancelled". */
 static void exec_cancel(ws_call_t *call) {
   exec_state_t *st = ws_call_data(call);
 
   if (st == NULL || st->closing || st->cancelled)
     return;
   st->cancelled = true;
-  exec_signal_group(st, SIGTERM);
-  uv_timer_start(&st->kill_timer, exec_on_kill_timeout, EXEC_KILL_GRACE_MS, 0);
+  if (!st->spawning)
+    exec_stop_child(st);
 }
 
 const ws_plugin_def_t ws_plugin_exec = {
