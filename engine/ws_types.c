@@ -3,7 +3,9 @@
 **
 ** It walks a type and a json value together, building the field path as it
 ** goes ("req.tags[2]"), fills defaults and normalises the two things Lua cannot
-** express exactly (an empty table, an integral float).
+** express exactly (an empty table, an integral float). Strings and keys must be
+** valid UTF-8: a C plugin can build others (json_stringn_nocheck), and they
+** could be neither stored nor shown.
 */
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +68,36 @@ static void path_pop(checker_t *c, size_t old) { c->path[old] = '\0'; }
 
 static int check(checker_t *c, const ws_type_t *t, json_t **slot);
 
+static int check_string(checker_t *c, const json_t *v) {
+  if (!ws__utf8_valid(json_string_value(v), json_string_length(v)))
+    return fail(c, "string is not valid UTF-8");
+  return 0;
+}
+
+/* Anything (WS_T_ANY): only its text is checked, at any depth. */
+static int check_any(checker_t *c, const json_t *v) {
+  if (json_is_string(v)) return check_string(c, v);
+  if (json_is_array(v)) {
+    for (size_t i = 0; i < json_array_size(v); i++) {
+      size_t old = path_push(c, "[%zu]", i + 1);
+      int rc = check_any(c, json_array_get(v, i));
+      path_pop(c, old);
+      if (rc) return rc;
+    }
+  } else if (json_is_object(v)) {
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+      if (!ws__utf8_valid(k, strlen(k))) return fail(c, "a key is not valid UTF-8");
+      size_t old = path_push(c, "%s%s", c->path[0] ? "." : "", k);
+      int rc = check_any(c, e);
+      path_pop(c, old);
+      if (rc) return rc;
+    }
+  }
+  return 0;
+}
+
 static int check_list(checker_t *c, const ws_type_t *t, json_t **slot) {
   if (json_is_object(*slot) && json_object_size(*slot) == 0) {
     json_decref(*slot); /* Lua's {} : an empty list here */
@@ -92,6 +124,7 @@ static int check_map(checker_t *c, const ws_type_t *t, json_t **slot) {
   const char *k;
   json_t *v;
   json_object_foreach(*slot, k, v) {
+    if (!ws__utf8_valid(k, strlen(k))) return fail(c, "a key is not valid UTF-8");
     json_t *e = json_incref(v);
     size_t old = path_push(c, "[\"%s\"]", k);
     int rc = check(c, t->elem, &e);
@@ -117,6 +150,7 @@ static int check_record(checker_t *c, const ws_type_t *t, json_t **slot) {
   const char *k;
   json_t *v;
   json_object_foreach(*slot, k, v) {
+    if (!ws__utf8_valid(k, strlen(k))) return fail(c, "a key is not valid UTF-8");
     if (!find_field(t, k)) {
       char names[256] = "";
       size_t used = 0;
@@ -172,8 +206,8 @@ static int check(checker_t *c, const ws_type_t *t, json_t **slot) {
     return fail(c, "missing required field");
   }
   switch (t->kind) {
-  case WS_T_ANY: return 0;
-  case WS_T_STRING: return json_is_string(v) ? 0 : expected(c, t, v);
+  case WS_T_ANY: return check_any(c, v);
+  case WS_T_STRING: return json_is_string(v) ? check_string(c, v) : expected(c, t, v);
   case WS_T_BOOLEAN: return json_is_boolean(v) ? 0 : expected(c, t, v);
   case WS_T_NUMBER: return json_is_number(v) ? 0 : expected(c, t, v);
   case WS_T_INTEGER:
