@@ -28,6 +28,7 @@ typedef struct conv {
   char *err;
   size_t errlen;
   int depth;
+  int open[MAX_DEPTH]; /* stack indices of the tables being converted, outermost first */
 } conv_t;
 
 static size_t put_path(const conv_t *c, const step_t *s, char *buf, size_t len) {
@@ -71,7 +72,10 @@ static lua_Integer list_length(lua_State *L, int idx, bool *has_string_keys, boo
 
 static json_t *convert_table(conv_t *c, int idx) {
   lua_State *L = c->L;
-  if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply (a cycle?)");
+  for (int i = 0; i < c->depth; i++)
+    if (lua_rawequal(L, c->open[i], idx)) return fail(c, "contains itself (a cycle)");
+  if (c->depth == MAX_DEPTH) return fail(c, "nested deeper than %d levels", MAX_DEPTH);
+  c->open[c->depth++] = idx;
   bool strings, bad;
   lua_Integer n = list_length(L, idx, &strings, &bad);
   json_t *out = NULL;
@@ -106,7 +110,10 @@ static json_t *convert_table(conv_t *c, int idx) {
       step.field = k; /* the key stays on the stack meanwhile */
       json_t *v = strlen(k) != klen ? fail(c, "a key holds a NUL byte") : convert(c, lua_gettop(L));
       lua_pop(L, 1);
-      if (v && json_object_set_new(out, k, v) != 0) v = fail(c, "key is not valid UTF-8");
+      if (v && json_object_set_new(out, k, v) != 0) {
+        c->top = step.up; /* the key cannot be shown as it is */
+        v = fail(c, "a key is not valid UTF-8");
+      }
       if (!v) {
         lua_pop(L, 1);
         json_decref(out);

@@ -96,6 +96,7 @@ typedef struct attempt {
   ws_call_t *sub;      /* P_CALL */
   bool cancelling;     /* cancelled while a sub-call runs: end when it returns */
   uint64_t slice_start; /* uv_hrtime when the coroutine was last resumed */
+  double slice_limit;   /* the time its attempt had left then (seconds) */
   bool overran;        /* the count hook found it running past its timeout */
   bool closing;        /* its <close> handlers are running */
 } attempt_t;
@@ -159,7 +160,7 @@ static void overrun_hook(lua_State *co, lua_Debug *ar) {
   attempt_t *a = attempt_of(co);
   if (!a) return;
   double ran = (double)(uv_hrtime() - a->slice_start) / 1e9;
-  double limit = a->closing ? CLOSE_BUDGET : ws_call_deadline(a->call) - ws_call_now(a->call);
+  double limit = a->closing ? CLOSE_BUDGET : a->slice_limit;
   if (!a->overran && ran <= limit) return;
   if (!a->overran) {
     a->overran = true;
@@ -177,6 +178,8 @@ static void resume(attempt_t *a, int nargs) {
   lua_State *co = a->co;
   int nres;
   a->slice_start = uv_hrtime();
+  /* measured now: on the real clock, "now" moves on while the slice runs */
+  a->slice_limit = ws_call_deadline(a->call) - ws_call_now(a->call);
   lua_State *old = ws_lua_enter(co);
   int status = lua_resume(co, old, nargs, &nres);
   ws_lua_leave(old);
@@ -452,6 +455,13 @@ static const luaL_Reg functions[] = {
 };
 
 void ws_lua_open_plugins(lua_State *L) {
+  /* A new thread's extra space is a copy of the main thread's, which Lua
+  ** leaves uninitialised: clear it (and this thread's; no attempt runs yet),
+  ** so that a coroutine a plugin makes itself is not taken for an attempt. */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  *attempt_slot(lua_tothread(L, -1)) = NULL;
+  lua_pop(L, 1);
+  *attempt_slot(L) = NULL;
   luaL_setfuncs(L, functions, 0);
   lua_pushcfunction(L, l_log);
   lua_setfield(L, LUA_REGISTRYINDEX, "workstream.ctx_log");

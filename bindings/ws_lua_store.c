@@ -149,9 +149,15 @@ int ws_lua_session_begin(lua_State *L, int plan_idx, int opts, ws_plan_t *plan,
 
   if (!plan->group) plan->group = strdup(plan->node.id); /* a first run starts its group */
   lua_getfield(L, opts, "origin");
-  char why[1024];
+  char why[512];
   json_t *origin = ws_lua_tojson(L, -1, "origin", why, sizeof why);
+  bool unrecordable = !origin && !lua_isnil(L, -1);
   lua_pop(L, 1);
+  if (unrecordable) { /* without its origin the run could not be resumed or retried */
+    snprintf(ss->err, sizeof ss->err, "cannot record how to run the plan again: %s", why);
+    ss->refused = true;
+    return -1;
+  }
   if (!origin) origin = json_object();
   rc = s->ops->create(s, plan, origin, ss->err, sizeof ss->err);
   json_decref(origin);

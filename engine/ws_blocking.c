@@ -48,6 +48,7 @@ static void job_done(uv_work_t *w, int status) {
     job->resp = NULL;
   } else {
     ws_blocking_error_t *e = &job->err;
+    e->code[sizeof e->code - 1] = e->msg[sizeof e->msg - 1] = '\0'; /* filled to the brim */
     ws_call_fail(call, e->permanent, e->code[0] ? e->code : NULL, "%s",
                  e->msg[0] ? e->msg : "the plugin failed without a message");
   }

@@ -17,6 +17,10 @@ void *ws__realloc(void *p, size_t n); /* aborts when out of memory */
 char *ws__strdup(const char *s);      /* NULL stays NULL */
 char *ws__vasprintf(const char *fmt, va_list ap);
 char *ws__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* UTF-8 (ws_utf8.c): whether s[0..n) is valid, and a repair in place that
+** turns each byte of an invalid sequence into '?' (returns s; NULL stays NULL). */
+bool ws__utf8_valid(const char *s, size_t n);
+char *ws__utf8_repair(char *s);
 /* Secrets (ws_secrets.c): collected when an action is resolved, scrubbed out
 ** of what its plugin produces. scrub returns a new string. */
 void ws__collect_secrets(ws_action_t *a);
@@ -104,6 +108,8 @@ struct ws_call {
   void *done_ud;
   ws__timer_t wait;        /* ws_call_sleep */
   ws_call_wait_fn wait_cb;
+  ws__timer_t grace;       /* from a cancel to giving up on the plugin */
+  bool abandoned;          /* the plugin ignored its cancel: the engine went on without it */
   struct ws__job *job;     /* a blocking plugin's run on the thread pool */
 };
 

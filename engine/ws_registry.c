@@ -41,11 +41,10 @@ static bool duration_ok(double s, bool positive) {
 }
 
 static int policy_check(const ws_retry_policy_t *p, char *err, size_t errlen) {
-  if (!duration_ok(p->initial, true) || !duration_ok(p->max, true) || !isfinite(p->multiplier) ||
-      p->multiplier > 1e6)
+  if (!duration_ok(p->initial, true) || !duration_ok(p->max, true))
     return snprintf(err, errlen, "retry: durations must be finite, > 0 and at most %g s", WS_MAX_SECONDS), -1;
-  if (!(p->initial > 0)) return snprintf(err, errlen, "retry.initial must be > 0"), -1;
-  if (!(p->multiplier >= 1)) return snprintf(err, errlen, "retry.multiplier must be >= 1"), -1;
+  if (!(p->multiplier >= 1 && p->multiplier <= 1e6))
+    return snprintf(err, errlen, "retry.multiplier must be within [1, 1000000]"), -1;
   if (!(p->jitter >= 0 && p->jitter <= 1))
     return snprintf(err, errlen, "retry.jitter must be within [0, 1]"), -1;
   if (!(p->max >= p->initial)) return snprintf(err, errlen, "retry.max must be >= initial"), -1;

@@ -5,7 +5,9 @@
 ** the two things Lua cannot express exactly (an empty table, an integral
 ** float). The path of the value being checked ("req.tags[2]") is a chain of
 ** segments on the stack, written out only when there is an error to report:
-** a response is checked at every attempt, and most are fine.
+** a response is checked at every attempt, and most are fine. Strings and keys
+** must be valid UTF-8: a C plugin can build others (json_stringn_nocheck), and
+** they could be neither stored nor shown.
 */
 #include <math.h>
 #include <stdio.h>
@@ -77,6 +79,39 @@ static int expected(checker_t *c, const ws_type_t *t, const json_t *v) {
 
 static int check(checker_t *c, const ws_type_t *t, json_t **slot);
 
+static int check_string(checker_t *c, const json_t *v) {
+  if (!ws__utf8_valid(json_string_value(v), json_string_length(v)))
+    return fail(c, "string is not valid UTF-8");
+  return 0;
+}
+
+/* Anything (WS_T_ANY): only its text is checked, at any depth. */
+static int check_any(checker_t *c, const json_t *v) {
+  if (json_is_string(v)) return check_string(c, v);
+  int rc = 0;
+  seg_t s = {.up = c->top};
+  c->top = &s;
+  if (json_is_array(v)) {
+    for (size_t i = 0; !rc && i < json_array_size(v); i++) {
+      s.index = i + 1;
+      rc = check_any(c, json_array_get(v, i));
+    }
+  } else if (json_is_object(v)) {
+    const char *k;
+    json_t *e;
+    json_object_foreach((json_t *)v, k, e) {
+      if (!ws__utf8_valid(k, strlen(k))) {
+        c->top = s.up;
+        return fail(c, "a key is not valid UTF-8");
+      }
+      s.name = k;
+      if ((rc = check_any(c, e)) != 0) break;
+    }
+  }
+  c->top = s.up;
+  return rc;
+}
+
 /* Checks *slot under path segment s; *slot may be replaced (normalised). */
 static int check_in(checker_t *c, seg_t *s, const ws_type_t *t, json_t **slot) {
   s->up = c->top;
@@ -112,6 +147,7 @@ static int check_map(checker_t *c, const ws_type_t *t, json_t **slot) {
   const char *k;
   json_t *v;
   json_object_foreach(*slot, k, v) {
+    if (!ws__utf8_valid(k, strlen(k))) return fail(c, "a key is not valid UTF-8");
     json_t *e = json_incref(v);
     seg_t s = {.name = k, .key = true};
     int rc = check_in(c, &s, t->elem, &e);
@@ -137,6 +173,7 @@ static int check_record(checker_t *c, const ws_type_t *t, json_t **slot) {
   const char *k;
   json_t *v;
   json_object_foreach(*slot, k, v) {
+    if (!ws__utf8_valid(k, strlen(k))) return fail(c, "a key is not valid UTF-8");
     if (!find_field(t, k)) {
       char names[256] = "";
       size_t used = 0;
@@ -188,8 +225,8 @@ static int check(checker_t *c, const ws_type_t *t, json_t **slot) {
     return fail(c, "missing required field");
   }
   switch (t->kind) {
-  case WS_T_ANY: return 0;
-  case WS_T_STRING: return json_is_string(v) ? 0 : expected(c, t, v);
+  case WS_T_ANY: return check_any(c, v);
+  case WS_T_STRING: return json_is_string(v) ? check_string(c, v) : expected(c, t, v);
   case WS_T_BOOLEAN: return json_is_boolean(v) ? 0 : expected(c, t, v);
   case WS_T_NUMBER: return json_is_number(v) ? 0 : expected(c, t, v);
   case WS_T_INTEGER:

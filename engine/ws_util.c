@@ -88,8 +88,8 @@ void ws__push(void ***arr, size_t *n, void *p) {
 
 ws_error_t *ws__error_newv(bool permanent, const char *code, const char *fmt, va_list ap) {
   ws_error_t *e = ws__malloc(sizeof *e);
-  e->msg = ws__vasprintf(fmt, ap);
-  e->code = ws__strdup(code);
+  e->msg = ws__utf8_repair(ws__vasprintf(fmt, ap)); /* it may quote a plugin's bytes */
+  e->code = ws__utf8_repair(ws__strdup(code));
   e->permanent = permanent;
   return e;
 }

@@ -5,6 +5,7 @@
 local type, pairs, next, error, tostring = type, pairs, next, error, tostring
 local setmetatable, getmetatable = setmetatable, getmetatable
 local math_type, tointeger, huge = math.type, math.tointeger, math.huge
+local utf8_len = utf8.len
 local fmt, concat, sort = string.format, table.concat, table.sort
 local getinfo = debug.getinfo
 local duration = require "workstream.duration"
@@ -49,10 +50,14 @@ function M.site(obj) return SITE[obj] end
 
 ------------------------------------------------------------ describing values
 
---- Quotes a string for a message; long text is cut so errors stay one line.
+--- Quotes a string for a message; long text is cut so errors stay one line, and
+-- text that is not valid UTF-8 shows its bytes >= 128 as escapes ("\255").
 function M.quote(s)
-  if #s > 60 then s = s:sub(1, 57) .. "..." end
-  return (fmt("%q", s):gsub("\\\n", "\\n"))
+  -- (a cut never splits a character: the lead byte of the last one goes with it)
+  if #s > 60 then s = s:sub(1, 57):gsub("[\192-\255][\128-\191]*$", "") .. "..." end
+  s = fmt("%q", s):gsub("\\\n", "\\n")
+  if not utf8_len(s) then s = s:gsub("[\128-\255]", function(c) return "\\" .. c:byte() end) end
+  return s
 end
 
 --- A value as shown after "got": strings quoted, numbers as written.
@@ -267,16 +272,24 @@ end
 -- Each takes the context, the value and the field's name, and returns the
 -- normalised value or raises through ctx:fail.
 
+-- Text is shown, stored and sent as JSON: it must be valid UTF-8.
+function Ctx:utf8(v, field)
+  local ok, at = utf8_len(v)
+  if not ok then self:fail(field, fmt("must be valid UTF-8 text (invalid byte at position %d)", at)) end
+  return v
+end
+
 function Ctx:name(v, field)
   if type(v) ~= "string" then self:fail(field, "expected a non-empty string, got " .. type(v)) end
   if v == "" then self:fail(field, "must not be empty") end
-  return v
+  return self:utf8(v, field)
 end
 
 --- Optional string (descr, group).
 function Ctx:opt_string(v, field)
-  if v ~= nil and type(v) ~= "string" then self:fail(field, "expected string, got " .. type(v)) end
-  return v
+  if v == nil then return nil end
+  if type(v) ~= "string" then self:fail(field, "expected string, got " .. type(v)) end
+  return self:utf8(v, field)
 end
 
 --- Optional non-empty string (key).
@@ -285,13 +298,15 @@ function Ctx:opt_name(v, field)
   return self:name(v, field)
 end
 
---- Integer >= min (floats with an integral value are accepted as integers).
-function Ctx:integer(v, field, min, default, note)
+--- Integer within [min, max] (max may be nil; floats with an integral value are
+-- accepted as integers).
+function Ctx:integer(v, field, min, default, note, max)
   if v == nil then return default end
   if type(v) ~= "number" then self:fail(field, "expected integer, got " .. type(v)) end
   local i = tointeger(v)
   if not i then self:fail(field, "expected integer, got " .. M.show(v)) end
   if i < min then self:fail(field, fmt("must be >= %d%s, got %s", min, note or "", M.show(v))) end
+  if max and i > max then self:fail(field, fmt("must be <= %d, got %s", max, M.show(v))) end
   return i
 end
 
@@ -398,7 +413,8 @@ end
 -- table), rejecting anything the engine could not store, and cycles.
 function Ctx:json(v, field, seen)
   local t = type(v)
-  if t == "string" or t == "boolean" then return v end
+  if t == "string" then return self:utf8(v, field) end
+  if t == "boolean" then return v end
   if t == "number" then
     if v ~= v or v == huge or v == -huge then
       self:fail(field, "must be finite, got " .. M.show(v))
@@ -415,7 +431,7 @@ function Ctx:json(v, field, seen)
   for k, x in pairs(v) do
     local sub
     if type(k) == "string" then
-      has_string, sub = true, field .. "." .. k
+      has_string, sub = true, field .. "." .. self:utf8(k, field)
     elseif math_type(k) == "integer" and k >= 1 and k <= n then
       sub = fmt("%s[%d]", field, k)
     else

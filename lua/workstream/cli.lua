@@ -176,6 +176,21 @@ local function summary(out, result)
   end
 end
 
+-- "<this file>:<line>: ": where an error raised by `return ws.plan(...)` points,
+-- because that tail call drops the plan file's frame.
+local OWN_SITE = "^" .. debug.getinfo(1, "S").short_src:gsub("%p", "%%%0") .. ":%d+: "
+
+-- The message of an error raised by evaluating the plan file at path. Error
+-- objects other than strings carry no message (and a __tostring could raise).
+local function load_error(path, err)
+  if type(err) == "string" then
+    return (err:gsub(OWN_SITE, function() return path .. ": " end, 1))
+  end
+  if type(err) == "number" then return path .. ": " .. tostring(err) end
+  if err == nil then return path .. " raised an error without a message (nil)" end
+  return fmt("%s raised an error that is a %s, not a message", path, type(err))
+end
+
 -- Loads and evaluates the plan file. Returns the plan, or nil and a message.
 local function load_plan(path, args)
   local chunk, err = loadfile(path)
@@ -184,7 +199,7 @@ local function load_plan(path, args)
   for i, a in ipairs(args) do argt[i] = a end
   _G.arg = argt
   local ok, plan = pcall(chunk, table.unpack(args))
-  if not ok then return nil, tostring(plan) end
+  if not ok then return nil, load_error(path, plan) end
   if ws.kind(plan) ~= "plan" then
     return nil, fmt("%s returned %s, not a plan; end the file with `return ws.plan{...}`",
                     path, plan == nil and "nothing" or ("a " .. (ws.kind(plan) or type(plan))))

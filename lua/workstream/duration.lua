@@ -18,6 +18,10 @@ local RANK = { h = 1, m = 2, s = 3, ms = 4 }
 
 local HINT = 'a number of seconds, or a string such as "250ms", "30s", "5m", "1h" or "1m30s"'
 
+-- The longest duration the engine takes (engine/ws_registry.c): beyond it a
+-- number is a mistake, and timer arithmetic would overflow.
+local MAX = 1e9
+
 -- Quotes a string for an error message; long or multi-line text is shortened.
 local function show(s)
   if #s > 40 then s = s:sub(1, 37) .. "..." end
@@ -70,6 +74,9 @@ function M.parse(v, positive)
   local shown = type(v) == "string" and show(v) or show_number(v)
   if secs == huge or secs == -huge then
     return nil, "must be finite, got " .. shown
+  end
+  if secs > MAX then
+    return nil, fmt("must be at most %g s (about 31 years), got %s", MAX, shown)
   end
   if positive and secs <= 0 then
     return nil, "must be > 0, got " .. shown

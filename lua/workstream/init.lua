@@ -49,6 +49,9 @@ ws.retry = {
 }
 
 local DEFAULT_RETRY = { initial = 0.1, multiplier = 2, jitter = 0.5, max = 60 }
+-- The engine's limits (engine/ws_registry.c, bindings/ws_lua_plan.c), checked here
+-- too so that the error names the line that set the value.
+local MAX_MULTIPLIER, MAX_RETRIES, MAX_CONCURRENCY = 1000000, 1000000, 1000000000
 local RETRY_FIELDS = set { "initial", "multiplier", "jitter", "max" }
 
 -- A policy with its missing fields taken from the engine default.
@@ -61,7 +64,8 @@ local function retry_policy(ctx, v)
   ctx:unknown_fields(RETRY_FIELDS, v, "retry")
   local p = {
     initial = ctx:duration(v.initial, "retry.initial", true, DEFAULT_RETRY.initial),
-    multiplier = ctx:number(v.multiplier, "retry.multiplier", 1, nil, DEFAULT_RETRY.multiplier),
+    multiplier = ctx:number(v.multiplier, "retry.multiplier", 1, MAX_MULTIPLIER,
+                            DEFAULT_RETRY.multiplier),
     jitter = ctx:number(v.jitter, "retry.jitter", 0, 1, DEFAULT_RETRY.jitter),
     max = ctx:duration(v.max, "retry.max", true, DEFAULT_RETRY.max),
   }
@@ -144,7 +148,7 @@ function ws.action(t)
     key = ctx:opt_name(t.key, "key"),
     plugin = ctx:name(t.plugin, "plugin"),
     timeout = ctx:duration(t.timeout, "timeout", true, DEFAULT_TIMEOUT),
-    retries = ctx:integer(t.retries, "retries", 0, 0),
+    retries = ctx:integer(t.retries, "retries", 0, 0, nil, MAX_RETRIES),
     retry = retry_policy(ctx, t.retry),
   }
   local req = t.req
@@ -257,7 +261,7 @@ function ws.block(t)
     name = ctx:name(t.name, "name"),
     descr = ctx:opt_string(t.descr, "descr"),
     key = ctx:opt_name(t.key, "key"),
-    concurrency = ctx:integer(t.concurrency, "concurrency", 1, 1),
+    concurrency = ctx:integer(t.concurrency, "concurrency", 1, 1, nil, MAX_CONCURRENCY),
     tolerated_failures = budget(ctx, t.tolerated_failures),
     entrance_delay = ctx:duration(t.entrance_delay, "entrance_delay", false, 0),
     exit_delay = ctx:duration(t.exit_delay, "exit_delay", false, 0),

@@ -7,6 +7,7 @@ local duration = require "workstream.duration"
 local types = require "workstream.types"
 
 local error, pairs, setmetatable, type = error, pairs, setmetatable, type
+local isyieldable = coroutine.isyieldable
 local fmt = string.format
 
 local M = {}
@@ -50,7 +51,9 @@ local function policy(site, name, p)
       out[k] = v
     end
   end
-  if out.multiplier < 1 then fail(site, name, "retry.multiplier", "must be >= 1") end
+  if out.multiplier < 1 or out.multiplier > 1e6 then
+    fail(site, name, "retry.multiplier", "must be within [1, 1000000]")
+  end
   if out.jitter < 0 or out.jitter > 1 then fail(site, name, "retry.jitter", "must be within [0, 1]") end
   if out.initial > out.max then fail(site, name, "retry", "initial must not exceed max") end
   return out
@@ -123,8 +126,18 @@ function M.permanent(msg, code)
   return setmetatable({ msg = tostring(msg), code = code, permanent = true }, ERROR_MT)
 end
 
+-- The primitives yield to the engine: called where nothing can yield (a plan
+-- file's main chunk, a metamethod), they fail at the caller's line.
+local function can_yield(fn)
+  if not isyieldable() then
+    check.raise(check.caller(), fn .. " can only be called by a plugin's execute, where it can "
+                .. "yield (not in a metamethod, an iterator or a __gc handler)")
+  end
+end
+
 --- ws.sleep(seconds or "250ms"): waits on the engine's clock, inside a plugin's execute.
 function M.sleep(d)
+  can_yield("ws.sleep")
   local secs, why = duration.parse(d)
   if not secs then error("ws.sleep: " .. why, 2) end
   return core.sleep(secs)
@@ -133,6 +146,7 @@ end
 --- ws.call(plugin, req) -> resp: calls another plugin, native or Lua, without
 -- blocking the loop. Its error is raised as an error table {msg, code, permanent}.
 function M.call(plugin, req)
+  can_yield("ws.call")
   return core.call(plugin, req)
 end
 
@@ -144,6 +158,7 @@ for c = 0, 255 do ANY_CODE[#ANY_CODE + 1] = c end
 -- Runs a command from a plugin's execute. A non-zero exit is a result, not an
 -- error; a command that cannot start or dies of a signal raises.
 function M.exec(req)
+  can_yield("ws.exec")
   if type(req) ~= "table" then error("ws.exec: expected a table {argv = {...}}, got " .. type(req), 2) end
   local r = {}
   for k, v in pairs(req) do r[k] = v end

@@ -15,6 +15,10 @@
 **   - cancel(call) asks an in-flight call to stop (timeout, forced stop). The
 **     plugin still completes the call, promptly; the engine records it as
 **     cancelled whatever it reports. Every asynchronous plugin has cancel.
+**     A call not completed 5 s after its cancel is abandoned: the engine goes
+**     on without it (and ignores a later completion).
+**   - Breaking these rules (completing twice, completing and then returning
+**     an error from start) fails the attempt permanently, as a plugin bug.
 **
 ** A plugin that must block (a synchronous library, heavy CPU work) sets
 ** `run` instead of start/cancel: the engine calls it on libuv's thread pool.
