@@ -51,6 +51,7 @@ static lua_Integer list_length(lua_State *L, int idx, bool *has_string_keys, boo
 static json_t *convert_table(conv_t *c, int idx) {
   lua_State *L = c->L;
   if (++c->depth > MAX_DEPTH) return fail(c, "nested too deeply (a cycle?)");
+  luaL_checkstack(L, 3, "converting a value"); /* a key and a value per level */
   bool strings, bad;
   lua_Integer n = list_length(L, idx, &strings, &bad);
   json_t *out = NULL;
@@ -121,8 +122,11 @@ static json_t *convert(conv_t *c, int idx) {
 json_t *ws_lua_tojson(lua_State *L, int idx, const char *root, char *err, size_t errlen) {
   if (lua_isnoneornil(L, idx)) return NULL;
   conv_t c = {.L = L, .err = err, .errlen = errlen};
-  snprintf(c.path, sizeof c.path, "%s", root ? root : "");
-  luaL_checkstack(L, MAX_DEPTH * 2 + 8, "converting a value");
+  /* no stack reserved for the deepest value up front: a coroutine's stack
+  ** would grow for every response (convert_table checks per level) */
+  size_t n = root ? strnlen(root, sizeof c.path - 1) : 0;
+  memcpy(c.path, root ? root : "", n);
+  c.path[n] = '\0';
   return convert(&c, lua_absindex(L, idx));
 }
 
