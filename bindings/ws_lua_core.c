@@ -303,6 +303,7 @@ static int l_run(lua_State *L) {
                               "once storage works)", store_error);
     ws_run_free(lr->run);
     uv_run(loop, UV_RUN_DEFAULT);
+    ws_lua_plugins_end_run(L);
   }
   ws_lua_session_end(ss);
   free(ss);

@@ -76,6 +76,7 @@ static json_t *convert_table(conv_t *c, int idx) {
     if (lua_rawequal(L, c->open[i], idx)) return fail(c, "contains itself (a cycle)");
   if (c->depth == MAX_DEPTH) return fail(c, "nested deeper than %d levels", MAX_DEPTH);
   c->open[c->depth++] = idx;
+  luaL_checkstack(L, 3, "converting a value"); /* a key and a value per level */
   bool strings, bad;
   lua_Integer n = list_length(L, idx, &strings, &bad);
   json_t *out = NULL;
@@ -150,7 +151,8 @@ static json_t *convert(conv_t *c, int idx) {
 json_t *ws_lua_tojson(lua_State *L, int idx, const char *root, char *err, size_t errlen) {
   if (lua_isnoneornil(L, idx)) return NULL;
   conv_t c = {.L = L, .root = root ? root : "", .err = err, .errlen = errlen};
-  luaL_checkstack(L, MAX_DEPTH * 2 + 8, "converting a value");
+  /* no stack reserved for the deepest value up front: a coroutine's stack
+  ** would grow for every response (convert_table checks per level) */
   return convert(&c, lua_absindex(L, idx));
 }
 

@@ -7,7 +7,8 @@
 ** primitives (ws.sleep, ws.call, and ws.exec built on ws.call); each sets up
 ** one pending operation, whose completion resumes the coroutine. However an
 ** attempt ends (return, error, timeout, stop), its coroutine is closed at that
-** moment, so its <close> variables run then.
+** moment, so its <close> variables run then; a thread that ended cleanly is then
+** kept in a pool for a later attempt (see "coroutine pool").
 **
 **   core.register_plugin(spec, registry?)  [-2, +0, e]
 **     spec.like = "name": take the types, check flag and retry policy of that
@@ -43,11 +44,14 @@ void ws_lua_leave(lua_State *old) { current = old; }
 
 /* -------------------------------------------------------------- plugins */
 
+typedef struct co_pool co_pool_t;
+
 typedef struct lua_plugin {
   ws_plugin_def_t def;
   ws_retry_policy_t retry;
   ws_arena_t arena;
   int execute, validate, init; /* registry refs (LUA_NOREF when absent) */
+  co_pool_t *pool;             /* the coroutine pool of its Lua state */
 } lua_plugin_t;
 
 static int plugin_gc(lua_State *L) {
@@ -106,29 +110,6 @@ static attempt_t **attempt_slot(lua_State *co) { return (attempt_t **)lua_getext
 /* The attempt whose coroutine is co, or NULL outside a plugin's coroutine. */
 static attempt_t *attempt_of(lua_State *co) { return *attempt_slot(co); }
 
-/* Closes the coroutine now, so its pending <close> variables run at this
-** moment (within CLOSE_BUDGET, enforced by the count hook); an error they
-** raise goes to the attempt's log, which is why this runs before the call is
-** completed. A dead coroutine has nothing left to close: Lua 5.4.4 would only
-** repeat the error that killed it. Then the coroutine is released. */
-static void close_coroutine(attempt_t *a, bool suspended) {
-  lua_State *co = a->co;
-  a->closing = true;
-  a->slice_start = uv_hrtime();
-  int status = ws_lua_closethread(co, current);
-  if (suspended && status != LUA_OK) {
-    char why[512];
-    ws_lua_errmsg(co, -1, why, sizeof why);
-    ws_call_log(a->call, "error in a <close> handler: %s", why);
-  }
-  *attempt_slot(co) = NULL;
-  lua_sethook(co, NULL, 0, 0);
-  luaL_unref(current, LUA_REGISTRYINDEX, a->co_ref);
-}
-
-/* Frees an attempt whose coroutine is closed and whose call is completed. */
-static void attempt_free(attempt_t *a) { free(a); }
-
 /* What an error object says, read without metamethods (they could raise
 ** again, out of the engine): a ws.permanent table keeps its flag and code. */
 typedef struct failure {
@@ -172,6 +153,164 @@ static void overrun_hook(lua_State *co, lua_Debug *ar) {
   luaL_error(co, "%s", msg);
 }
 
+/* ------------------------------------------------------- coroutine pool */
+
+/* The threads of finished attempts, kept for later attempts instead of a new
+** thread each: a thread is most of an attempt's garbage, and garbage drives the
+** collector through the whole live heap (mostly the plan). One pool per Lua
+** state (a userdata in its registry); each thread keeps its registry ref for
+** life, so taking and returning one touch no Lua table. A thread is made only
+** when none is idle, so the pool never holds more than the most attempts that
+** ran at once; ws_lua_plugins_end_run empties it after each run.
+**
+** The pool also sets the collector for a run with many Lua attempts. Their
+** garbage (ctx, request, response: ~0.4 KB each) drives incremental cycles,
+** and each cycle marks and sweeps the whole heap, mostly the plan; in
+** generational mode a collection sees only the young objects. Switching costs
+** one full collection, so it happens only once a run has made GEN_AFTER
+** attempts (small runs never pay it), and only from incremental mode with the
+** collector running; the run's end switches back. */
+typedef struct pooled {
+  lua_State *co;
+  int ref;
+} pooled_t;
+
+struct co_pool {
+  pooled_t *idle;
+  size_t n, cap;
+  unsigned attempts; /* in this run, up to GEN_AFTER */
+  bool gen;          /* this run switched the collector to generational */
+};
+
+#define GEN_AFTER 1000
+
+static const char pool_key; /* its address is the registry key of the pool */
+
+static int pool_gc(lua_State *L) {
+  co_pool_t *p = lua_touserdata(L, 1);
+  free(p->idle);
+  p->idle = NULL;
+  p->n = p->cap = 0;
+  return 0;
+}
+
+/* The pool of L's state, made on first use. [-0, +0, m] */
+static co_pool_t *pool_of(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &pool_key) == LUA_TUSERDATA) {
+    co_pool_t *p = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p;
+  }
+  lua_pop(L, 1);
+  co_pool_t *p = lua_newuserdatauv(L, sizeof *p, 0);
+  memset(p, 0, sizeof *p);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, pool_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &pool_key);
+  return p;
+}
+
+/* A thread for a new attempt: an idle one, or a new one (made on L) with the
+** overrun hook. */
+static lua_State *take_coroutine(co_pool_t *p, lua_State *L, int *ref) {
+  if (p->n > 0) {
+    pooled_t t = p->idle[--p->n];
+    *ref = t.ref;
+    return t.co;
+  }
+  lua_State *co = lua_newthread(L);
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  *attempt_slot(co) = NULL; /* a copy of the main thread's */
+  lua_sethook(co, overrun_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  return co;
+}
+
+/* Counts an attempt of the run; the GEN_AFTER-th switches the collector to
+** generational mode, unless the user stopped it or chose that mode already. */
+static void count_attempt(co_pool_t *p, lua_State *L) {
+  if (p->attempts >= GEN_AFTER || ++p->attempts < GEN_AFTER) return;
+  if (lua_gc(L, LUA_GCISRUNNING)) p->gen = lua_gc(L, LUA_GCGEN, 0, 0) == LUA_GCINC;
+}
+
+/* Whether the thread of an attempt that ended this way starts the next one as
+** new. The reset (ws_lua_closethread) unwinds the stack, closes upvalues and
+** marks the thread runnable, but two things it keeps are only sound after a
+** clean ending: a thread cut short inside xpcall keeps that message handler
+** (a stack slot) as its error function, and an error raised by a hook leaves
+** hooks disabled on the thread, which would also disable the overrun hook. So:
+** a return, or an error that was not the overrun (nor a hook the plugin set). */
+static bool reusable(const attempt_t *a, int status) {
+  if (a->overran) return false;
+  if (status == LUA_OK) return true;
+  return status == LUA_ERRRUN && lua_gethook(a->co) == overrun_hook &&
+         lua_gethookmask(a->co) == LUA_MASKCOUNT && lua_gethookcount(a->co) == HOOK_COUNT;
+}
+
+/* Keeps a closed thread for a later attempt, or lets it go. */
+static void give_back(co_pool_t *p, lua_State *co, int ref, bool keep) {
+  if (keep && p->n == p->cap) {
+    size_t cap = p->cap ? 2 * p->cap : 16;
+    pooled_t *idle = realloc(p->idle, cap * sizeof *idle);
+    if (idle) {
+      p->idle = idle;
+      p->cap = cap;
+    } else {
+      keep = false;
+    }
+  }
+  if (!keep) {
+    lua_sethook(co, NULL, 0, 0);
+    luaL_unref(current, LUA_REGISTRYINDEX, ref);
+    return;
+  }
+  /* the plugin may have changed the hook (debug.sethook), and its count restarts */
+  lua_sethook(co, overrun_hook, LUA_MASKCOUNT, HOOK_COUNT);
+  p->idle[p->n++] = (pooled_t){co, ref};
+}
+
+void ws_lua_plugins_end_run(lua_State *L) {
+  co_pool_t *p = pool_of(L);
+  for (size_t i = 0; i < p->n; i++) {
+    lua_sethook(p->idle[i].co, NULL, 0, 0);
+    luaL_unref(L, LUA_REGISTRYINDEX, p->idle[i].ref);
+  }
+  free(p->idle);
+  p->idle = NULL;
+  p->n = p->cap = 0;
+  if (p->gen) lua_gc(L, LUA_GCINC, 0, 0, 0); /* zeros: the user's parameters stay */
+  p->gen = false;
+  p->attempts = 0;
+}
+
+/* ---------------------------------------------------------------- attempts */
+
+/* Closes the coroutine now, so its pending <close> variables run at this
+** moment (within CLOSE_BUDGET, enforced by the count hook); an error they
+** raise goes to the attempt's log, which is why this runs before the call is
+** completed. A dead coroutine has nothing left to close: Lua 5.4.4 would only
+** repeat the error that killed it. status is how the coroutine stopped: what
+** lua_resume returned, or LUA_YIELD when it is cut short while suspended.
+** Then the thread goes back to the pool or is released. */
+static void close_coroutine(attempt_t *a, int status) {
+  lua_State *co = a->co;
+  a->closing = true;
+  a->slice_start = uv_hrtime();
+  int closed = ws_lua_closethread(co, current);
+  if (status == LUA_YIELD && closed != LUA_OK) {
+    char why[512];
+    ws_lua_errmsg(co, -1, why, sizeof why);
+    ws_call_log(a->call, "error in a <close> handler: %s", why);
+  }
+  lua_settop(co, 0); /* the error object the reset leaves */
+  *attempt_slot(co) = NULL;
+  give_back(a->lp->pool, co, a->co_ref, reusable(a, status));
+}
+
+/* Frees an attempt whose coroutine is closed and whose call is completed. */
+static void attempt_free(attempt_t *a) { free(a); }
+
 /* Resumes the coroutine with nargs values on its stack and acts on how it
 ** stops: waiting on the engine, or done (returned or raised). */
 static void resume(attempt_t *a, int nargs) {
@@ -212,29 +351,29 @@ static void resume(attempt_t *a, int nargs) {
     read_failure(co, -1, &f);
     if (a->overran) snprintf(f.code, sizeof f.code, "timeout");
   }
-  close_coroutine(a, status == LUA_YIELD);
+  close_coroutine(a, status);
   if (ok) ws_call_succeed(a->call, resp);
   else ws_call_fail(a->call, f.permanent, f.code[0] ? f.code : NULL, "%s", f.msg);
   attempt_free(a);
 }
 
+static int l_log(lua_State *L);
+
 static int plugin_start(ws_call_t *call) {
   lua_plugin_t *lp = (lua_plugin_t *)ws_call_plugin(call)->ud;
-  lua_State *L = current;
   attempt_t *a = calloc(1, sizeof *a);
   if (!a) return UV_ENOMEM;
   a->call = call;
   a->lp = lp;
-  a->co = lua_newthread(L);
-  a->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  *attempt_slot(a->co) = a;
+  count_attempt(lp->pool, current);
+  a->co = take_coroutine(lp->pool, current, &a->co_ref);
   ws_call_set_data(call, a);
-  lua_sethook(a->co, overrun_hook, LUA_MASKCOUNT, HOOK_COUNT);
 
+  /* A fresh ctx each time, not one refilled: a plugin may keep its ctx (or
+  ** change it) past the attempt. */
   lua_State *co = a->co;
   lua_rawgeti(co, LUA_REGISTRYINDEX, lp->execute);
-  /* ctx */
-  lua_createtable(co, 0, 6);
+  lua_createtable(co, 0, 5);
   lua_pushstring(co, ws_call_plan_id(call));
   lua_setfield(co, -2, "plan_id");
   lua_pushstring(co, ws_call_action_id(call));
@@ -243,9 +382,10 @@ static int plugin_start(ws_call_t *call) {
   lua_setfield(co, -2, "attempt");
   lua_pushnumber(co, ws_call_deadline(call));
   lua_setfield(co, -2, "deadline");
-  lua_getfield(co, LUA_REGISTRYINDEX, "workstream.ctx_log");
+  lua_pushcfunction(co, l_log);
   lua_setfield(co, -2, "log");
   ws_lua_pushjson(co, ws_call_request(call));
+  *attempt_slot(co) = a;
   resume(a, 2);
   return 0;
 }
@@ -258,11 +398,10 @@ static void plugin_cancel(ws_call_t *call) {
     ws_call_cancel(a->sub);
     return;
   }
-  close_coroutine(a, true);
+  close_coroutine(a, LUA_YIELD);
   ws_call_fail(call, 0, "cancelled", "cancelled");
   attempt_free(a);
 }
-
 /* ---------------------------------------------------------- primitives */
 
 static attempt_t *check_attempt(lua_State *L, const char *fn) {
@@ -302,7 +441,7 @@ static void sub_returned(ws_call_t *sub, void *ud) {
   a->sub = NULL;
   if (a->cancelling) {
     ws_call_release(sub);
-    close_coroutine(a, true);
+    close_coroutine(a, LUA_YIELD);
     ws_call_fail(a->call, 0, "cancelled", "cancelled");
     attempt_free(a);
     return;
@@ -393,6 +532,7 @@ static int l_register_plugin(lua_State *L) {
   lua_plugin_t *lp = lua_newuserdatauv(L, sizeof *lp, 0);
   memset(lp, 0, sizeof *lp);
   lp->execute = lp->validate = lp->init = LUA_NOREF;
+  lp->pool = pool_of(L);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, plugin_gc);
   lua_setfield(L, -2, "__gc");
@@ -463,8 +603,6 @@ void ws_lua_open_plugins(lua_State *L) {
   lua_pop(L, 1);
   *attempt_slot(L) = NULL;
   luaL_setfuncs(L, functions, 0);
-  lua_pushcfunction(L, l_log);
-  lua_setfield(L, LUA_REGISTRYINDEX, "workstream.ctx_log");
   luaL_getsubtable(L, LUA_REGISTRYINDEX, ERROR_MT_KEY);
   lua_pushcfunction(L, error_tostring);
   lua_setfield(L, -2, "__tostring");
