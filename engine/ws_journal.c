@@ -42,17 +42,15 @@ void ws__text_free(ws__text_t *t) {
 #define PUT_LIT(t, lit) ws__text_put((t), (lit), sizeof(lit) - 1)
 
 static void put_uint(ws__text_t *t, uint64_t v) {
-  char d[20];
-  size_t n = 0;
-  do d[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
-  reserve(t, n);
-  while (n) t->p[t->len++] = d[--n];
-  t->p[t->len] = '\0';
+  char buf[20], *end = buf + sizeof buf, *p = end;
+  do *--p = (char)('0' + v % 10); while ((v /= 10) != 0);
+  ws__text_put(t, p, (size_t)(end - p));
 }
 
-/* Epoch seconds to the microsecond, with integer arithmetic (snprintf's %f
-** costs ~4k instructions). Values outside the range where a double holds
-** microseconds exactly are written in full. */
+/* Epoch seconds to the microsecond, with integer arithmetic into one buffer
+** (snprintf's %f costs ~4k instructions; this is a few hundred). Values
+** outside the range where a double holds microseconds exactly are written
+** in full. */
 static void put_time(ws__text_t *t, double v) {
   if (!(v >= 0 && v < 4e9)) {
     char s[40];
@@ -60,12 +58,12 @@ static void put_time(ws__text_t *t, double v) {
     ws__text_put(t, s, (size_t)n);
     return;
   }
-  uint64_t us = (uint64_t)llround(v * 1e6);
-  put_uint(t, us / 1000000);
-  char f[8] = {'.'};
-  uint64_t frac = us % 1000000;
-  for (int i = 6; i >= 1; i--, frac /= 10) f[i] = (char)('0' + frac % 10);
-  ws__text_put(t, f, 7);
+  uint64_t us = (uint64_t)(v * 1e6 + 0.5);
+  char buf[24], *end = buf + sizeof buf, *p = end;
+  for (int i = 0; i < 6; i++, us /= 10) *--p = (char)('0' + us % 10);
+  *--p = '.';
+  do *--p = (char)('0' + us % 10); while ((us /= 10) != 0);
+  ws__text_put(t, p, (size_t)(end - p));
 }
 
 /* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
