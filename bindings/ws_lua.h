@@ -73,8 +73,10 @@ int luaopen_workstream_core(lua_State *L);
 
 /* Adds the Lua-plugin functions to the module table on top. [-0, +0, e] */
 void ws_lua_open_plugins(lua_State *L);
-/* At the end of a run: releases the coroutines its attempts left for reuse,
-** and gives the collector back its mode if the run changed it. [-0, +0, m] */
+/* Around the run of a resolved plan: begin sets the collector for its Lua
+** plugins' attempts; end releases the coroutines they left for reuse and
+** gives the collector back its mode. [-0, +0, m] */
+void ws_lua_plugins_begin_run(lua_State *L, ws_plan_t *plan);
 void ws_lua_plugins_end_run(lua_State *L);
 /* Adds the store functions (list, get, default path). [-0, +0, e] */
 void ws_lua_open_store(lua_State *L);

@@ -287,6 +287,7 @@ static int l_run(lua_State *L) {
         uv_signal_start(&lr->sig[i], on_signal, signums[i]);
       }
     }
+    ws_lua_plugins_begin_run(L, plan);
     old = ws_lua_enter(L);
     ws_run_start(lr->run, run_done);
     uv_run(loop, UV_RUN_DEFAULT);

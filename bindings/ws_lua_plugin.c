@@ -163,13 +163,14 @@ static void overrun_hook(lua_State *co, lua_Debug *ar) {
 ** when none is idle, so the pool never holds more than the most attempts that
 ** ran at once; ws_lua_plugins_end_run empties it after each run.
 **
-** The pool also sets the collector for a run with many Lua attempts. Their
-** garbage (ctx, request, response: ~0.4 KB each) drives incremental cycles,
-** and each cycle marks and sweeps the whole heap, mostly the plan; in
-** generational mode a collection sees only the young objects. Switching costs
-** one full collection, so it happens only once a run has made GEN_AFTER
-** attempts (small runs never pay it), and only from incremental mode with the
-** collector running; the run's end switches back. */
+** The pool also sets the collector for a run of many Lua-plugin actions.
+** Their attempts' garbage (ctx, request, response: ~0.4 KB each) drives
+** incremental cycles, and each cycle marks and sweeps the whole heap, mostly
+** the plan; in generational mode a collection sees only the young objects.
+** Switching costs one full collection, so only a plan with GEN_MIN_ACTIONS such
+** actions switches (small runs and native plugins never pay it), at its start
+** and only from incremental mode with the collector running; the run's end
+** switches back. */
 typedef struct pooled {
   lua_State *co;
   int ref;
@@ -178,11 +179,11 @@ typedef struct pooled {
 struct co_pool {
   pooled_t *idle;
   size_t n, cap;
-  unsigned attempts; /* in this run, up to GEN_AFTER */
-  bool gen;          /* this run switched the collector to generational */
+  bool gen; /* this run switched the collector to generational */
 };
 
-#define GEN_AFTER 1000
+/* Lua-plugin actions a plan needs for its run to be generational. */
+#define GEN_MIN_ACTIONS 1000
 
 static const char pool_key; /* its address is the registry key of the pool */
 
@@ -227,13 +228,6 @@ static lua_State *take_coroutine(co_pool_t *p, lua_State *L, int *ref) {
   return co;
 }
 
-/* Counts an attempt of the run; the GEN_AFTER-th switches the collector to
-** generational mode, unless the user stopped it or chose that mode already. */
-static void count_attempt(co_pool_t *p, lua_State *L) {
-  if (p->attempts >= GEN_AFTER || ++p->attempts < GEN_AFTER) return;
-  if (lua_gc(L, LUA_GCISRUNNING)) p->gen = lua_gc(L, LUA_GCGEN, 0, 0) == LUA_GCINC;
-}
-
 /* Whether the thread of an attempt that ended this way starts the next one as
 ** new. The reset (ws_lua_closethread) unwinds the stack, closes upvalues and
 ** marks the thread runnable, but two things it keeps are only sound after a
@@ -270,6 +264,24 @@ static void give_back(co_pool_t *p, lua_State *co, int ref, bool keep) {
   p->idle[p->n++] = (pooled_t){co, ref};
 }
 
+static int plugin_start(ws_call_t *call);
+
+static int count_lua_actions(ws_node_t *n, void *ud) {
+  size_t *count = ud;
+  const ws_action_t *a = (const ws_action_t *)n;
+  if (n->type == WS_OBJ_ACTION && a->plugin && a->plugin->start == plugin_start) ++*count;
+  return *count >= GEN_MIN_ACTIONS;
+}
+
+void ws_lua_plugins_begin_run(lua_State *L, ws_plan_t *plan) {
+  co_pool_t *p = pool_of(L);
+  size_t count = 0;
+  ws_plan_walk(plan, count_lua_actions, &count);
+  /* not when the user stopped the collector or chose generational mode */
+  if (count >= GEN_MIN_ACTIONS && lua_gc(L, LUA_GCISRUNNING))
+    p->gen = lua_gc(L, LUA_GCGEN, 0, 0) == LUA_GCINC;
+}
+
 void ws_lua_plugins_end_run(lua_State *L) {
   co_pool_t *p = pool_of(L);
   for (size_t i = 0; i < p->n; i++) {
@@ -281,7 +293,6 @@ void ws_lua_plugins_end_run(lua_State *L) {
   p->n = p->cap = 0;
   if (p->gen) lua_gc(L, LUA_GCINC, 0, 0, 0); /* zeros: the user's parameters stay */
   p->gen = false;
-  p->attempts = 0;
 }
 
 /* ---------------------------------------------------------------- attempts */
@@ -365,7 +376,6 @@ static int plugin_start(ws_call_t *call) {
   if (!a) return UV_ENOMEM;
   a->call = call;
   a->lp = lp;
-  count_attempt(lp->pool, current);
   a->co = take_coroutine(lp->pool, current, &a->co_ref);
   ws_call_set_data(call, a);
 
@@ -402,6 +412,7 @@ static void plugin_cancel(ws_call_t *call) {
   ws_call_fail(call, 0, "cancelled", "cancelled");
   attempt_free(a);
 }
+
 /* ---------------------------------------------------------- primitives */
 
 static attempt_t *check_attempt(lua_State *L, const char *fn) {

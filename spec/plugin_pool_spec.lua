@@ -132,8 +132,8 @@ describe("Lua plugin coroutines reused across attempts", function()
     assert.are.equal(threads[1], threads[2])
   end)
 
-  -- Many attempts switch the collector to generational mode for the rest of
-  -- the run; the run's end, failed or not, gives back the user's setting.
+  -- A plan of many Lua-plugin actions runs with the collector in generational
+  -- mode; the run's end, failed or not, gives back the user's setting.
   local function many(plugin, on_event)
     local seqs = {}
     for i = 1, 1200 do seqs[i] = ws.seq{ name = "s" .. i, actions = { ws.action{ name = "a", plugin = plugin } } } end
