@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "sigpipe.h"
 #include "utf8.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
@@ -670,24 +671,11 @@ static int http_xfer_setup(http_xfer_t *x, const json_t *req) {
 ** the engine. Then initialises libcurl, once per process. */
 static int http_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
   const curl_version_info_data *vi;
-  struct sigaction sa;
   const char *const *p;
   bool has_http = false;
 
   (void)def;
-  if (sigaction(SIGPIPE, NULL, &sa) != 0) {
-    snprintf(err, errlen, "cannot read the SIGPIPE disposition: %s", strerror(errno));
-    return -1;
-  }
-  if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL) {
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0) {
-      snprintf(err, errlen, "cannot ignore SIGPIPE: %s", strerror(errno));
-      return -1;
-    }
-  }
+  if (wsp_ignore_sigpipe(err, errlen)) return -1;
   uv_once(&http_once, http_global_init);
   if (http_global_rc != CURLE_OK) {
     snprintf(err, errlen, "curl_global_init failed: %s", curl_easy_strerror(http_global_rc));

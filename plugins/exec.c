@@ -85,6 +85,7 @@
 #include "builtins.h"
 #include "childproc.h"
 #include "exec.h"
+#include "sigpipe.h"
 #include "utf8.h"
 #include "workstream/plugin.h"
 #include "workstream/types.h"
@@ -856,24 +857,9 @@ static void exec_on_exit(wsp_proc_t *proc, int64_t exit_status, int term_signal)
 ** a child that stops reading its stdin must not kill the engine. Also
 ** chooses how children are started (childproc.c). */
 static int exec_init(const ws_plugin_def_t *def, char *err, size_t errlen) {
-  struct sigaction sa;
-
   (void)def;
   wsp_spawn_init();
-  if (sigaction(SIGPIPE, NULL, &sa) != 0) {
-    snprintf(err, errlen, "cannot read the SIGPIPE disposition: %s", strerror(errno));
-    return -1;
-  }
-  if (!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL) {
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPIPE, &sa, NULL) != 0) {
-      snprintf(err, errlen, "cannot ignore SIGPIPE: %s", strerror(errno));
-      return -1;
-    }
-  }
-  return 0;
+  return wsp_ignore_sigpipe(err, errlen);
 }
 
 /* The message for a failed spawn, blaming the working directory when it is
