@@ -13,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs="${1:-30}"
 [ $# -gt 0 ] && shift
-targets="${*:-types lua_json store duration cli plan}"
+targets="${*:-types lua_json store journal duration cli plan}"
 dir="${WS_FUZZ_BUILD_DIR:-build-fuzz}"
 
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DWS_FUZZ=ON \
