@@ -52,6 +52,18 @@ static int get_string(builder_t *b, const char *field, bool required, char **out
   return rc;
 }
 
+/* t.name (required) and t.descr: both, or neither (-1). */
+static int get_name_descr(builder_t *b, char **name, char **descr) {
+  *descr = NULL;
+  if (get_string(b, "name", true, name)) return -1;
+  if (get_string(b, "descr", false, descr)) {
+    free(*name);
+    *name = NULL;
+    return -1;
+  }
+  return 0;
+}
+
 static int get_number(builder_t *b, const char *field, double dflt, double *out) {
   lua_State *L = b->L;
   int t = lua_getfield(L, -1, field);
@@ -250,7 +262,7 @@ static int read_sequence(builder_t *b, void *blk) {
   const char *outer = b->where;
   with_where(b, outer, where, sizeof where);
   b->where = where;
-  int rc = get_string(b, "name", true, &name) || get_string(b, "descr", false, &descr);
+  int rc = get_name_descr(b, &name, &descr);
   if (!rc) {
     ws_sequence_t *s = ws_sequence_new(name, descr);
     free(name), free(descr);
@@ -266,7 +278,7 @@ static int read_block(builder_t *b, void *plan) {
   const char *outer = b->where;
   with_where(b, "", where, sizeof where);
   b->where = where;
-  int rc = get_string(b, "name", true, &name) || get_string(b, "descr", false, &descr);
+  int rc = get_name_descr(b, &name, &descr);
   if (rc) {
     b->where = outer;
     return -1;
@@ -298,7 +310,7 @@ static int read_batch(builder_t *b, void *plan) {
   const char *outer = b->where;
   with_where(b, "deferred_actions", where, sizeof where);
   b->where = where;
-  int rc = get_string(b, "name", true, &name) || get_string(b, "descr", false, &descr);
+  int rc = get_name_descr(b, &name, &descr);
   if (rc) {
     b->where = outer;
     return -1;
@@ -332,7 +344,7 @@ ws_plan_t *ws_lua_toplan(lua_State *L, int idx, char *err, size_t errlen) {
   luaL_checkstack(L, 32, "reading a plan");
   lua_pushvalue(L, idx);
   char *name, *descr, *group;
-  if (get_string(&b, "name", true, &name) || get_string(&b, "descr", false, &descr)) {
+  if (get_name_descr(&b, &name, &descr)) {
     lua_pop(L, 1);
     return NULL;
   }

@@ -87,6 +87,9 @@ static int type_vet(const ws_type_t *t, const char *where, int depth, char *err,
     if (!t->fields) return snprintf(err, errlen, "%s: a record without a fields list", where), -1;
     for (const ws_field_t *f = t->fields; f->name; f++) {
       if (!*f->name) return snprintf(err, errlen, "%s: a field with an empty name", where), -1;
+      for (const ws_field_t *g = t->fields; g != f; g++) /* one name, two types: misjudged */
+        if (strcmp(g->name, f->name) == 0)
+          return snprintf(err, errlen, "%s: field \"%s\" is declared twice", where, f->name), -1;
       snprintf(sub, sizeof sub, "%s.%s", where, f->name);
       if (type_vet(f->type, sub, depth + 1, err, errlen)) return -1;
     }

@@ -311,10 +311,12 @@ static const char *col_text(sqlite3_stmt *q, int i) {
   return (const char *)sqlite3_column_text(q, i);
 }
 
-/* Loads a json column; NULL when it is NULL or not json. */
+/* Loads a json column; NULL when it is NULL or not json. Strings may hold
+** NUL bytes (a command's output, a request from Lua), written as \u0000:
+** every json read here allows them. */
 static json_t *col_json(sqlite3_stmt *q, int i) {
   const char *t = col_text(q, i);
-  return t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+  return t ? json_loads(t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
 static const char *sqlite_hint(int rc) {
@@ -963,7 +965,7 @@ static int attempts_parse(const char *text, ws_attempt_t **out, size_t *nout) {
   *out = NULL;
   *nout = 0;
   if (!text) return 0;
-  json_t *arr = json_loads(text, 0, NULL);
+  json_t *arr = json_loads(text, JSON_ALLOW_NUL, NULL);
   int res = arr ? ws__journal_attempts_parse(arr, out, nout) : -1;
   json_decref(arr);
   return res;
@@ -989,7 +991,7 @@ static int read_journal(store_t *s, const char *id, size_t nobjs,
   int rc, res = 0;
   while (!res && (rc = sqlite3_step(q)) == SQLITE_ROW) {
     json_t *recs = json_loadb((const char *)sqlite3_column_blob(q, 0),
-                              (size_t)sqlite3_column_bytes(q, 0), 0, NULL);
+                              (size_t)sqlite3_column_bytes(q, 0), JSON_ALLOW_NUL, NULL);
     if (!json_is_array(recs)) res = -1;
     for (size_t i = 0; !res && i < json_array_size(recs); i++) {
       const json_t *r = json_array_get(recs, i);

@@ -1146,6 +1146,52 @@ static void any_text_is_stored_readably(void **state) {
   ws_plan_free(p);
 }
 
+/* A string may hold NUL bytes (a command's output, a request written in
+** Lua): stored as \u0000, it reads back, and the run still loads. */
+static ws_plan_t *nul_plan(void) {
+  ws_plan_t *p = ws_plan_new("nul", NULL);
+  ws_block_t *b = ws_block_new("b", NULL);
+  ws_sequence_t *sq = ws_sequence_new("s", NULL);
+  json_t *req = json_object();
+  json_object_set_new(req, "name", json_stringn("o\0e", 3));
+  ws_sequence_add_action(sq, ws_action_new("one", NULL, "test.work", req));
+  ws_block_add_sequence(b, sq);
+  ws_plan_add_block(p, b);
+  resolve(p);
+  return p;
+}
+
+static void nul_bytes_read_back(void **state) {
+  (void)state;
+  char path[256], err[1024];
+  ws_store_t *s = open_store(in_tmp(path, sizeof path, "nul.db"));
+  ws_plan_t *p = nul_plan();
+  create_run(s, p);
+  ws_action_t *a = p->blocks[0]->sequences[0]->actions[0];
+  a->node.state = (ws_state_t){WS_COMPLETED, 1000, 1001};
+  a->attempts = calloc(1, sizeof *a->attempts);
+  a->nattempts = 1;
+  a->attempts[0] = (ws_attempt_t){.started = 1000, .ended = 1001};
+  a->attempts[0].resp = json_pack("{s:o}", "name", json_stringn("a\0b", 3));
+  assert_int_equal(s->ops->update(s, &a->node, err, sizeof err), 0);
+  assert_int_equal(s->ops->flush(s, err, sizeof err), 0);
+
+  json_t *got = get_run(s, p->node.id);
+  json_t *ga = first_action(got);
+  assert_true(json_equal(json_object_get(ga, "req"), a->req));
+  assert_true(json_equal(json_object_get(ga, "resp"), a->attempts[0].resp));
+  json_decref(got);
+
+  ws_plan_t *back = nul_plan();
+  if (s->ops->load(s, p->node.id, back, err, sizeof err)) fail_msg("load: %s", err);
+  ws_action_t *b = back->blocks[0]->sequences[0]->actions[0];
+  assert_int_equal(b->nattempts, 1);
+  assert_true(json_equal(b->attempts[0].resp, a->attempts[0].resp));
+  s->ops->close(s);
+  ws_plan_free(back);
+  ws_plan_free(p);
+}
+
 /* A file of schema 1 (no journal; states updated in the objects rows) gets
 ** the journal, and its runs read as they were. */
 static void a_version_1_file_is_migrated(void **state) {
@@ -1231,6 +1277,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(a_new_file_gets_our_schema, setup, teardown),
       cmocka_unit_test_setup_teardown(a_version_1_file_is_migrated, setup, teardown),
       cmocka_unit_test_setup_teardown(any_text_is_stored_readably, setup, teardown),
+      cmocka_unit_test_setup_teardown(nul_bytes_read_back, setup, teardown),
       cmocka_unit_test(the_default_path),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
+#include "workstream/engine.h"
 #include "workstream/types.h"
 
 static const ws_type_t str_list = WS_LIST(&ws_t_string);
@@ -114,12 +115,37 @@ static void describes_types(void **state) {
   assert_int_equal(strlen(tiny), 7);
 }
 
+/* A record that declares a field twice would check it against both types: a
+** default filled for one fails the other when checked again. The registry
+** vets a plugin's types once, so it refuses it there. */
+static const ws_field_t twice_fields[] = {{"a", &opt_str}, {"a", &dflt_codes}, {NULL, NULL}};
+static const ws_type_t twice = WS_RECORD(twice_fields);
+
+static int no_start(ws_call_t *call) {
+  (void)call;
+  return -1;
+}
+static void no_cancel(ws_call_t *call) { (void)call; }
+
+static void refuses_a_field_declared_twice(void **state) {
+  (void)state;
+  ws_plugin_def_t def = {.abi = WS_PLUGIN_ABI, .name = "test.twice", .request = &twice,
+                         .response = &inner, .start = no_start, .cancel = no_cancel};
+  ws_registry_t *r = ws_registry_new();
+  assert_int_equal(ws_registry_add(r, &def, err, sizeof err), -1);
+  assert_string_equal(err, "plugin \"test.twice\": request: field \"a\" is declared twice");
+  def.request = &rec;
+  assert_int_equal(ws_registry_add(r, &def, err, sizeof err), 0);
+  ws_registry_free(r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(accepts_valid_and_fills_defaults),
       cmocka_unit_test(reports_paths),
       cmocka_unit_test(normalises_lua_shapes),
       cmocka_unit_test(describes_types),
+      cmocka_unit_test(refuses_a_field_declared_twice),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

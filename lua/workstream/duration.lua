@@ -92,6 +92,7 @@ function M.format(secs)
   if type(secs) ~= "number" or secs ~= secs or secs == huge or secs == -huge then
     return tostring(secs)
   end
+  secs = secs + 0.0 -- an integer's -secs and secs * 1000 could wrap around
   if secs < 0 then return "-" .. M.format(-secs) end
   local ms = secs * 1000
   if ms ~= floor(ms) or ms >= 2^53 then return show_number(secs) .. "s" end
