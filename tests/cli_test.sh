@@ -194,7 +194,7 @@ last_id() { "$WSRUN" list | awk 'NR==2 {print $1}'; }
 case_no_fd_or_child_leaks() {
   run plans/leaks.lua "$tmp" 10000 50
   expect_code 0
-  expect_out "actions: 10002 completed"
+  expect_out "actions: 10052 completed"
   before=$(cat "$tmp/before.fds") after=$(cat "$tmp/after.fds")
   [ "$after" -le "$before" ] || fail "open descriptors: $before before 10^4 commands, $after after"
   [ "$(cat "$tmp/after.children")" -eq 1 ] || fail "children left: $(cat "$tmp/after.children") (1 is the probe)"

@@ -1,6 +1,8 @@
 -- For the resource test: N runs of `true` (concurrency C) between two probes
 -- that write what the wsrun process holds: its open file descriptors and its
--- child processes (the probe itself is one).
+-- child processes (the probe itself is one). A warm-up of C runs comes first,
+-- so that what is made once, on first use (the spawner threads' wake-up
+-- handles, a sanitizer's own files), exists at both probes.
 --   wsrun leaks.lua DIR N C
 local ws = require "workstream"
 local dir, n, conc = assert(arg[1], "DIR"), tonumber(arg[2] or "100"), tonumber(arg[3] or "10")
@@ -13,15 +15,19 @@ local function probe(name)
   } } } }
 end
 
-local seqs = {}
-for i = 1, n do
-  seqs[i] = ws.seq{ name = "s" .. i, actions = {
-    ws.action{ name = "true", plugin = "ws.exec", req = { argv = { "true" } } },
-  } }
+local function spawns(name, count)
+  local seqs = {}
+  for i = 1, count do
+    seqs[i] = ws.seq{ name = "s" .. i, actions = {
+      ws.action{ name = "true", plugin = "ws.exec", req = { argv = { "true" } } },
+    } }
+  end
+  return ws.block{ name = name, concurrency = conc, sequences = seqs }
 end
 
 return ws.plan{ name = "leaks", blocks = {
+  spawns("warm-up", conc),
   probe("before"),
-  ws.block{ name = "spawn", concurrency = conc, sequences = seqs },
+  spawns("spawn", n),
   probe("after"),
 } }
