@@ -10,7 +10,9 @@ local dir, n, conc = assert(arg[1], "DIR"), tonumber(arg[2] or "100"), tonumber(
 local function probe(name)
   return ws.block{ name = name, sequences = { ws.seq{ name = name, actions = {
     ws.action{ name = "probe", plugin = "ws.exec", req = { argv = { "sh", "-c",
-      'ls /proc/$PPID/fd | wc -l > "$1/$2.fds"; ps -o pid= --ppid $PPID | wc -l > "$1/$2.children"',
+      -- after a pause: what the previous block's last actions held is
+      -- released by the loop's next turns, which run meanwhile
+      'sleep 0.3; ls /proc/$PPID/fd | wc -l > "$1/$2.fds"; ps -o pid= --ppid $PPID | wc -l > "$1/$2.children"',
       "sh", dir, name } } },
   } } } }
 end
