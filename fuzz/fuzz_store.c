@@ -272,8 +272,8 @@ static const char *run_sql(uint8_t tag) {
   }
 }
 
-/* Puts the recorded run back, then applies the input's changes. Returns the
-** ID to look up (the run's, unless the input says). */
+/* Puts the recorded run back, then applies the input's changes. Writes to id
+** the ID to look up: the run's, unless the input says otherwise. */
 static void apply(wsf_in_t *in, char *id, size_t idlen) {
   snprintf(id, idlen, "%s", w.run_id);
   sql("BEGIN IMMEDIATE;"
