@@ -43,7 +43,8 @@ return function(mode, s, n)
     return
   end
   local secs = parse(n, positive)
-  if n == n and n >= 0 and n < huge and (n > 0 or not positive) then
+  -- in range: not negative, at most duration.lua's limit of 1e9 s (31 years)
+  if n == n and n >= 0 and n <= 1e9 and (n > 0 or not positive) then
     assert(secs == n + 0.0, "parse: a number in range changed")
   end
   assert(type(duration.format(n)) == "string", "format: not a string")
