@@ -17,9 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!L) {
     L = wsf_lua_new();
-    if (luaL_loadfile(L, WS_FUZZ_DIR "/lua/cli.lua") != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK)
-      wsf_fail("sandbox: %s", lua_tostring(L, -1));
-    fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fn_ref = wsf_lua_harness(L, WS_FUZZ_DIR "/lua/cli.lua");
   }
   wsf_in_t in = {data, size};
   lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include "fuzz_common.h"
@@ -286,4 +287,32 @@ static void step(wsf_machine_t *m) {
 void wsf_machine_run(wsf_machine_t *m) {
   luaL_checkstack(m->L, WSF_STACK_MAX + 16, "fuzz machine");
   while (m->in->n) step(m);
+}
+
+int wsf_lua_harness(lua_State *L, const char *path) {
+  if (luaL_loadfile(L, path) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK)
+    wsf_fail("harness %s: %s", path, lua_tostring(L, -1));
+  if (!lua_isfunction(L, -1)) wsf_fail("harness %s: returned no function", path);
+  return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static char temp_dir[64], temp_db[96];
+
+static void temp_db_remove(void) {
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  char f[128];
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(f, sizeof f, "%s%s", temp_db, suffixes[i]);
+    unlink(f);
+  }
+  rmdir(temp_dir);
+}
+
+const char *wsf_temp_db(void) {
+  snprintf(temp_dir, sizeof temp_dir, "%s",
+           access("/dev/shm", W_OK) == 0 ? "/dev/shm/ws-fuzz-XXXXXX" : "/tmp/ws-fuzz-XXXXXX");
+  if (!mkdtemp(temp_dir)) wsf_fail("mkdtemp %s", temp_dir);
+  snprintf(temp_db, sizeof temp_db, "%s/runs.db", temp_dir);
+  atexit(temp_db_remove);
+  return temp_db;
 }

@@ -39,6 +39,14 @@ void wsf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 ** external C module or plugin can be loaded from it. */
 lua_State *wsf_lua_new(void);
 
+/* Loads and runs the Lua file at path in L, which must return a function: a
+** registry reference to it. Fails (wsf_fail) otherwise. */
+int wsf_lua_harness(lua_State *L, const char *path);
+
+/* The path of a new SQLite file in a temporary directory of its own (in
+** /dev/shm when it can be written), removed with its -wal and -shm at exit. */
+const char *wsf_temp_db(void);
+
 /* Lua coverage for libFuzzer: the Lua interpreter is not instrumented, so
 ** without this a target that runs Lua code is blind to what that code does.
 ** While on, a line hook counts each (function, line) step after the previous

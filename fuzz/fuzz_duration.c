@@ -18,10 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!L) {
     L = wsf_lua_new();
-    if (luaL_loadfile(L, WS_FUZZ_DIR "/lua/duration.lua") != LUA_OK ||
-        lua_pcall(L, 0, 1, 0) != LUA_OK)
-      wsf_fail("harness: %s", lua_tostring(L, -1));
-    fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    fn_ref = wsf_lua_harness(L, WS_FUZZ_DIR "/lua/duration.lua");
   }
   wsf_in_t in = {data, size};
   uint8_t mode = wsf_u8(&in);

@@ -322,36 +322,22 @@ static void check_get(const json_t *run, const ws_plan_t *p) {
 /* ------------------------------------------------------------------ world */
 
 static struct {
-  char dir[64], path[96];
+  const char *db; /* wsf_temp_db */
   ws_registry_t *reg;
   ws_store_t *store;
   sqlite3 *raw;
 } w;
 
-static void cleanup_files(void) {
-  static const char *const suffixes[] = {"", "-wal", "-shm"};
-  char f[128];
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(f, sizeof f, "%s%s", w.path, suffixes[i]);
-    unlink(f);
-  }
-  rmdir(w.dir);
-}
-
 static void setup(void) {
   char err[1024];
-  snprintf(w.dir, sizeof w.dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/ws-fuzz-XXXXXX"
-                                                                      : "/tmp/ws-fuzz-XXXXXX");
-  if (!mkdtemp(w.dir)) wsf_fail("mkdtemp %s", w.dir);
-  snprintf(w.path, sizeof w.path, "%s/runs.db", w.dir);
-  atexit(cleanup_files);
+  w.db = wsf_temp_db();
   w.reg = ws_registry_new();
   if (ws_registry_add(w.reg, &any_plugin, err, sizeof err) ||
       ws_registry_add(w.reg, &check_plugin, err, sizeof err))
     wsf_fail("registry: %s", err);
-  w.store = ws_store_sqlite_open(w.path, err, sizeof err);
+  w.store = ws_store_sqlite_open(w.db, err, sizeof err);
   if (!w.store) wsf_fail("open: %s", err);
-  if (sqlite3_open(w.path, &w.raw) != SQLITE_OK) wsf_fail("raw open");
+  if (sqlite3_open(w.db, &w.raw) != SQLITE_OK) wsf_fail("raw open");
   sqlite3_busy_timeout(w.raw, 5000);
 }
 

@@ -141,23 +141,13 @@ static ws_plan_t *build_plan(const ws_registry_t *reg) {
 /* ------------------------------------------------------------- the world */
 
 static struct {
-  char dir[64], path[96];
+  const char *db; /* wsf_temp_db */
   ws_registry_t *reg;
   ws_store_t *store;
   sqlite3 *raw; /* the other writer */
   char run_id[WS_UUID_STRLEN + 1];
   int nobjs;
 } w;
-
-static void cleanup_files(void) {
-  static const char *const suffixes[] = {"", "-wal", "-shm"};
-  char f[128];
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(f, sizeof f, "%s%s", w.path, suffixes[i]);
-    unlink(f);
-  }
-  rmdir(w.dir);
-}
 
 static void sql(const char *text) {
   char *msg = NULL;
@@ -167,18 +157,13 @@ static void sql(const char *text) {
 
 static void setup(void) {
   char err[1024];
-  snprintf(w.dir, sizeof w.dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/ws-fuzz-XXXXXX"
-                                                                      : "/tmp/ws-fuzz-XXXXXX");
-  if (!mkdtemp(w.dir)) wsf_fail("mkdtemp %s", w.dir);
-  snprintf(w.path, sizeof w.path, "%s/runs.db", w.dir);
-  atexit(cleanup_files);
-
+  w.db = wsf_temp_db();
   w.reg = ws_registry_new();
   if (ws_builtins_register(w.reg, err, sizeof err) ||
       ws_registry_add(w.reg, &step_plugin, err, sizeof err) ||
       ws_registry_add(w.reg, &check_plugin, err, sizeof err))
     wsf_fail("registry: %s", err);
-  w.store = ws_store_sqlite_open(w.path, err, sizeof err);
+  w.store = ws_store_sqlite_open(w.db, err, sizeof err);
   if (!w.store) wsf_fail("open: %s", err);
 
   ws_plan_t *p = build_plan(w.reg);
@@ -194,7 +179,7 @@ static void setup(void) {
   memcpy(w.run_id, p->node.id, sizeof w.run_id);
   ws_plan_free(p);
 
-  if (sqlite3_open(w.path, &w.raw) != SQLITE_OK) wsf_fail("raw open");
+  if (sqlite3_open(w.db, &w.raw) != SQLITE_OK) wsf_fail("raw open");
   sqlite3_busy_timeout(w.raw, 5000);
   sql("ATTACH ':memory:' AS base;"
       "CREATE TABLE base.runs AS SELECT * FROM main.runs;"
