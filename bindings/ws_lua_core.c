@@ -200,6 +200,26 @@ static void run_done(ws_run_t *run, void *ud) {
 
 static void close_noop(uv_handle_t *h) { (void)h; }
 
+/* The plan table at index 1, read into C and resolved against reg (new,
+** the caller frees it); raises "invalid plan: ..." instead. */
+static ws_plan_t *resolved_plan(lua_State *L, ws_registry_t *reg) {
+  char err[2048] = "";
+  ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
+  if (!plan) {
+    luaL_error(L, "invalid plan: %s", err);
+    return NULL;
+  }
+  lua_State *old = ws_lua_enter(L);
+  int rc = ws_plan_resolve(plan, reg, err, sizeof err);
+  ws_lua_leave(old);
+  if (rc) {
+    ws_plan_free(plan);
+    luaL_error(L, "invalid plan: %s", err);
+    return NULL;
+  }
+  return plan;
+}
+
 static int l_run(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   bool has_opts = !lua_isnoneornil(L, 2);
@@ -216,16 +236,9 @@ static int l_run(lua_State *L) {
     reg = ws_lua_toregistry(L, -1);
     lua_pop(L, 1); /* opts keeps it alive */
   }
+  ws_plan_t *plan = resolved_plan(L, reg);
   char err[2048] = "";
-  ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
-  if (!plan) return luaL_error(L, "invalid plan: %s", err);
-  lua_State *old = ws_lua_enter(L);
-  int resolved = ws_plan_resolve(plan, reg, err, sizeof err);
-  ws_lua_leave(old);
-  if (resolved) {
-    ws_plan_free(plan);
-    return luaL_error(L, "invalid plan: %s", err);
-  }
+  lua_State *old;
 
   lua_run_t *lr = calloc(1, sizeof *lr);
   uv_loop_t *loop = malloc(sizeof *loop);
@@ -336,16 +349,7 @@ static int l_run(lua_State *L) {
 static int l_check(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   ws_registry_t *reg = ws_lua_toregistry(L, 2);
-  char err[2048] = "";
-  ws_plan_t *plan = ws_lua_toplan(L, 1, err, sizeof err);
-  if (!plan) return luaL_error(L, "invalid plan: %s", err);
-  lua_State *old = ws_lua_enter(L);
-  int rc = ws_plan_resolve(plan, reg, err, sizeof err);
-  ws_lua_leave(old);
-  if (rc) {
-    ws_plan_free(plan);
-    return luaL_error(L, "invalid plan: %s", err);
-  }
+  ws_plan_t *plan = resolved_plan(L, reg);
   ws_lua_pushresult(L, plan);
   ws_plan_free(plan);
   return 1;
