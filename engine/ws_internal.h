@@ -19,6 +19,8 @@ char *ws__vasprintf(const char *fmt, va_list ap);
 char *ws__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* UTF-8 (ws_utf8.c): whether s[0..n) is valid, and a repair in place that
 ** turns each byte of an invalid sequence into '?' (returns s; NULL stays NULL). */
+/* The length of the valid UTF-8 sequence that starts s[0..n), or 0 when it is not one. */
+size_t ws__utf8_seq_len(const unsigned char *s, size_t n);
 bool ws__utf8_valid(const char *s, size_t n);
 char *ws__utf8_repair(char *s);
 /* Secrets (ws_secrets.c): collected when an action is resolved, scrubbed out

@@ -12,8 +12,7 @@
 #include <string.h>
 #include "ws_internal.h"
 
-/* The length of the valid sequence that starts s[0..n), or 0 when it is not one. */
-static size_t sequence_length(const unsigned char *s, size_t n) {
+size_t ws__utf8_seq_len(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
   if (c < 0x80) return 1;
   size_t len;
@@ -38,7 +37,7 @@ bool ws__utf8_valid(const char *s, size_t n) {
       i++;
       continue;
     }
-    size_t len = sequence_length(p + i, n - i);
+    size_t len = ws__utf8_seq_len(p + i, n - i);
     if (!len) return false;
     i += len;
   }
@@ -50,7 +49,7 @@ char *ws__utf8_repair(char *s) {
   unsigned char *p = (unsigned char *)s;
   size_t n = strlen(s);
   for (size_t i = 0; i < n;) {
-    size_t len = sequence_length(p + i, n - i);
+    size_t len = ws__utf8_seq_len(p + i, n - i);
     if (len) i += len;
     else p[i++] = '?';
   }
