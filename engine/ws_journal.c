@@ -66,28 +66,6 @@ static void put_time(ws__text_t *t, double v) {
   ws__text_put(t, p, (size_t)(end - p));
 }
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t len;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) len = 2, cp = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef) len = 3, cp = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4) len = 4, cp = c & 0x07;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  /* overlong forms, surrogates, beyond U+10FFFF */
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return len;
-}
-
 void ws__text_int(ws__text_t *t, long long v) {
   if (v < 0) ws__text_putc(t, '-');
   put_uint(t, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
@@ -130,7 +108,7 @@ void ws__text_string(ws__text_t *t, const char *s) {
       char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
       ws__text_put(t, e, 6);
     } else {
-      size_t len = utf8_len(p, n);
+      size_t len = ws__utf8_seq_len(p, n);
       if (len) {
         ws__text_put(t, (const char *)p, len);
         p += len, n -= len;
